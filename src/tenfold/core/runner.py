@@ -1,0 +1,103 @@
+"""Running experiments: each in its own staging folder, published only when it finished.
+
+An experiment writes its figures into ``out/.<name>.staging-*``; when it returns, result.json is
+written there and the folder is renamed to ``out/<name>``. An experiment that raises leaves
+nothing behind, and ``run_all`` goes on to the next one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tenfold.core.errors import BadConfigError
+from tenfold.core.experiment import Result, Scale, get_experiment
+from tenfold.core.report import read_result, write_result
+
+
+@dataclass
+class RunSummary:
+    """What a batch of experiments produced: stored results (as JSON dicts) and errors by name."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and all(r.get("all_required_passed", False) for r in self.results)
+
+
+def _publish(staging: Path, target: Path) -> None:
+    """Replace ``target`` by ``staging`` with renames only, so a reader sees the old or the new folder."""
+    if target.exists():
+        retired = target.with_name(f".{target.name}.old-{time.time_ns()}")
+        target.rename(retired)
+        staging.rename(target)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(target)
+
+
+def run_one(name: str, scale: Scale, out: Path, seed: int = 0) -> dict[str, Any]:
+    """Run one registered experiment and publish ``out/<name>/``; returns the stored result.json."""
+    spec = get_experiment(name)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.staging-", dir=out))
+    try:
+        started = time.perf_counter()
+        result = spec.function(scale=scale, out=staging, seed=seed)
+        duration = time.perf_counter() - started
+        if not isinstance(result, Result):
+            raise BadConfigError(f"experiment {name!r} returned {type(result).__name__}, not a Result")
+        write_result(staging, result, paper=spec.paper, duration_s=duration)
+        _publish(staging, out / name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    stored = read_result(out / name)
+    assert stored is not None
+    return stored
+
+
+def run_many(
+    names: list[str],
+    scale: Scale,
+    out: Path,
+    *,
+    seed: int = 0,
+    resume: bool = False,
+    on_start: Any = None,
+) -> RunSummary:
+    """Run experiments one after another; a failure is recorded and the next one still runs.
+
+    With ``resume``, an experiment whose ``out/<name>/result.json`` already holds the same
+    scale and seed is not run again.
+    """
+    summary = RunSummary()
+    for name in names:
+        get_experiment(name)  # unknown names fail before anything runs
+    for name in names:
+        if resume:
+            stored = read_result(Path(out) / name)
+            if stored and stored.get("scale") == scale.value and stored.get("seed") == seed:
+                summary.results.append(stored)
+                summary.skipped.append(name)
+                continue
+        if on_start is not None:
+            on_start(name)
+        try:
+            summary.results.append(run_one(name, scale, out, seed))
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:
+            last = traceback.extract_tb(error.__traceback__)[-1:]
+            where = f" (at {Path(last[0].filename).name}:{last[0].lineno})" if last else ""
+            summary.failures[name] = f"{type(error).__name__}: {error}{where}"
+    return summary
