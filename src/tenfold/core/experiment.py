@@ -17,7 +17,7 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ METHODS: tuple[str, ...] = (
 )
 
 
-class Scale(str, Enum):
+class Scale(StrEnum):
     """How big a run is: ``smoke`` (seconds, tests), ``small`` (minutes on 2 cores), ``full`` (paper)."""
 
     SMOKE = "smoke"

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 
-from tenfold.core.experiment import Claim, Result
+from tenfold.core.experiment import Result
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -139,7 +139,7 @@ def write_index(out: Path, results: list[dict[str, Any]], failures: dict[str, st
     """Write a self-contained ``out/index.html``: every method, each claim paper vs measured, every figure."""
     out = Path(out)
     environment = Environment(
-        loader=PackageLoader("tenfold.core", "templates"), autoescape=select_autoescape(["html"])
+        loader=PackageLoader("tenfold.core", "templates"), autoescape=True
     )
     environment.filters["value"] = format_value
     environment.filters["verdict"] = verdict

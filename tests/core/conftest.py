@@ -1,0 +1,19 @@
+"""Fixtures for core tests: an isolated experiment registry."""
+
+import importlib
+
+import pytest
+
+experiment_module = importlib.import_module("tenfold.core.experiment")
+
+
+@pytest.fixture
+def isolated_registry(monkeypatch):
+    """An empty registry for the test, with method discovery switched off; restored afterwards."""
+    monkeypatch.setattr(experiment_module, "_REGISTRY", {})
+    monkeypatch.setattr(experiment_module, "_IMPORT_ERRORS", {})
+    monkeypatch.setattr(experiment_module, "load_experiments", lambda: {})
+    import tenfold.cli
+
+    monkeypatch.setattr(tenfold.cli, "load_experiments", lambda: {})
+    return experiment_module._REGISTRY

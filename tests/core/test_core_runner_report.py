@@ -1,0 +1,110 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from tenfold.core.experiment import Claim, Result, Scale, experiment
+from tenfold.core.report import atomic_write_text, save_figure, write_index
+from tenfold.core.runner import run_many, run_one
+
+
+def _register_pair(calls):
+    @experiment("good", paper="Good paper (2022)", claims=["works"])
+    def good(scale, out, seed=0):
+        import matplotlib.pyplot as plt
+
+        calls.append("good")
+        figure, axis = plt.subplots()
+        axis.plot([0, 1], [0, 1])
+        name = save_figure(figure, out, "line")
+        return Result(
+            "good",
+            scale,
+            seed,
+            metrics={"accuracy": 0.93},
+            figures=[name],
+            claims=[Claim.compare("acc", "accuracy is high", 0.93, ">=", 0.9, paper_value=0.95)],
+        )
+
+    @experiment("broken", paper="Broken paper")
+    def broken(scale, out, seed=0):
+        calls.append("broken")
+        (Path(out) / "partial.png").write_bytes(b"half")
+        raise RuntimeError("boom")
+
+
+def test_failing_experiment_leaves_nothing_and_the_next_one_runs(isolated_registry, tmp_path):
+    calls = []
+    _register_pair(calls)
+    summary = run_many(["broken", "good"], Scale.SMOKE, tmp_path, seed=1)
+    assert calls == ["broken", "good"]
+    assert "RuntimeError: boom" in summary.failures["broken"]
+    assert not (tmp_path / "broken").exists()
+    assert not any(p.name.startswith(".broken") for p in tmp_path.iterdir())
+    stored = json.loads((tmp_path / "good" / "result.json").read_text())
+    assert stored["name"] == "good" and stored["scale"] == "smoke" and stored["seed"] == 1
+    assert stored["claims"][0]["passed"] is True and stored["claims"][0]["paper_value"] == 0.95
+    assert set(stored["claims"][0]) >= {"id", "statement", "paper_value", "measured", "threshold", "passed", "required"}
+    assert (tmp_path / "good" / "line.png").read_bytes()[:4] == b"\x89PNG"
+    assert not summary.ok
+
+
+def test_rerun_replaces_the_previous_result_folder(isolated_registry, tmp_path):
+    _register_pair([])
+    run_one("good", Scale.SMOKE, tmp_path, seed=0)
+    (tmp_path / "good" / "stale.txt").write_text("old")
+    run_one("good", Scale.SMOKE, tmp_path, seed=5)
+    assert not (tmp_path / "good" / "stale.txt").exists()
+    assert json.loads((tmp_path / "good" / "result.json").read_text())["seed"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good"]
+
+
+def test_resume_skips_matching_results_only(isolated_registry, tmp_path):
+    calls = []
+    _register_pair(calls)
+    run_many(["good"], Scale.SMOKE, tmp_path)
+    summary = run_many(["good"], Scale.SMOKE, tmp_path, resume=True)
+    assert calls == ["good"] and summary.skipped == ["good"] and summary.ok
+    run_many(["good"], Scale.SMOKE, tmp_path, seed=2, resume=True)  # another seed is not a match
+    assert calls == ["good", "good"]
+
+
+def test_experiment_listing_a_missing_figure_fails(isolated_registry, tmp_path):
+    @experiment("liar", paper="p")
+    def liar(scale, out, seed=0):
+        return Result("liar", scale, seed, figures=["never_written.png"])
+
+    summary = run_many(["liar"], Scale.SMOKE, tmp_path)
+    assert "never_written.png" in summary.failures["liar"]
+    assert not (tmp_path / "liar").exists()
+
+
+def test_index_html_holds_claims_figures_and_failures(isolated_registry, tmp_path):
+    _register_pair([])
+    summary = run_many(["good", "broken"], Scale.SMOKE, tmp_path)
+    index = write_index(tmp_path, summary.results, summary.failures, scale="smoke")
+    html = index.read_text()
+    assert "Good paper (2022)" in html and "accuracy is high" in html
+    assert "data:image/png;base64," in html  # figures are embedded, no external files
+    assert "http://" not in html and "https://" not in html  # no CDN
+    assert "broken" in html and "boom" in html
+    assert ">0.93<" in html and ">0.95<" in html and "&gt;= 0.9" in html
+
+
+def test_index_html_says_when_nothing_is_registered(tmp_path):
+    html = write_index(tmp_path, [], {}, scale="small").read_text()
+    assert "No experiments are registered yet" in html
+
+
+def test_atomic_write_leaves_old_content_when_interrupted(tmp_path, monkeypatch):
+    target = tmp_path / "result.json"
+    atomic_write_text(target, "old")
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", explode)
+    with pytest.raises(OSError):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
