@@ -27,10 +27,14 @@ app = typer.Typer(
 )
 
 _MOUNT_ERRORS: dict[str, str] = {}
+_MOUNTED: set[str] = set()
 
 
 def _mount_method_commands() -> None:
+    """Mount each method's Typer app once per process (``main`` may be called many times in tests)."""
     for method in METHODS:
+        if method in _MOUNTED or method in _MOUNT_ERRORS:
+            continue
         name = f"tenfold.{method}.cli"
         try:
             if importlib.util.find_spec(f"tenfold.{method}") is None or importlib.util.find_spec(name) is None:
@@ -38,10 +42,25 @@ def _mount_method_commands() -> None:
             module = importlib.import_module(name)
         except Exception as error:  # one broken method must not take the whole CLI down
             _MOUNT_ERRORS[method] = f"{type(error).__name__}: {error}"
+            app.add_typer(_unavailable(method, _MOUNT_ERRORS[method]), name=method)
             continue
         sub_app = getattr(module, "app", None)
         if isinstance(sub_app, typer.Typer):
             app.add_typer(sub_app, name=method)
+            _MOUNTED.add(method)
+
+
+def _unavailable(method: str, reason: str) -> typer.Typer:
+    """A stand-in group that explains why a method's commands could not be loaded."""
+    stand_in = typer.Typer(help=f"(unavailable: {reason})")
+
+    @stand_in.callback(invoke_without_command=True)
+    def explain() -> None:
+        raise TenfoldError(
+            f"the {method} commands could not be loaded ({reason}); reinstall with `pip install -e '.[all]'`"
+        )
+
+    return stand_in
 
 
 @app.command("list")

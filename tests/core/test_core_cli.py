@@ -59,3 +59,14 @@ def test_list_shows_registered_claims(isolated_registry, capsys):
     assert _run(["list"]) == 0
     out = capsys.readouterr().out
     assert "Demo paper (2030)" in out and "it is better" in out
+
+
+def test_a_method_whose_commands_fail_to_load_explains_itself():
+    from typer.testing import CliRunner
+
+    from tenfold.cli import _unavailable
+    from tenfold.core.errors import TenfoldError
+
+    result = CliRunner().invoke(_unavailable("cpm", "ImportError: no safetensors"), [])
+    assert isinstance(result.exception, TenfoldError)
+    assert "cpm" in str(result.exception) and "no safetensors" in str(result.exception)
