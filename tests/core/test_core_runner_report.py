@@ -108,3 +108,15 @@ def test_atomic_write_leaves_old_content_when_interrupted(tmp_path, monkeypatch)
         atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_published_results_are_readable_like_normally_written_files(isolated_registry, tmp_path):
+    import os
+    import stat
+
+    _register_pair([])
+    run_one("good", Scale.SMOKE, tmp_path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "good").stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((tmp_path / "good" / "result.json").stat().st_mode) == 0o666 & ~umask

@@ -15,6 +15,17 @@ from jinja2 import Environment, PackageLoader
 from tenfold.core.experiment import Result
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def readable_mode(directory: bool = False) -> int:
+    """The mode a normal ``open``/``mkdir`` would give; mkstemp/mkdtemp use 0600/0700 instead."""
+    return (0o777 if directory else 0o666) & ~_umask()
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path`` and rename it, so readers never see half a file."""
     path = Path(path)
@@ -25,6 +36,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temporary, readable_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -39,6 +51,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
+        os.chmod(temporary, readable_mode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

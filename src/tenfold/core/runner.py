@@ -17,7 +17,7 @@ from typing import Any
 
 from tenfold.core.errors import BadConfigError
 from tenfold.core.experiment import Result, Scale, get_experiment
-from tenfold.core.report import read_result, write_result
+from tenfold.core.report import read_result, readable_mode, write_result
 
 
 @dataclass
@@ -57,6 +57,7 @@ def run_one(name: str, scale: Scale, out: Path, seed: int = 0) -> dict[str, Any]
         if not isinstance(result, Result):
             raise BadConfigError(f"experiment {name!r} returned {type(result).__name__}, not a Result")
         write_result(staging, result, paper=spec.paper, duration_s=duration)
+        staging.chmod(readable_mode(directory=True))
         _publish(staging, out / name)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
