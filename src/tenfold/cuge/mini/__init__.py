@@ -1,0 +1,1 @@
+"""CUGE-mini: datasets built from shipped text, generators and the included systems."""
