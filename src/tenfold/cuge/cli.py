@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from tenfold.core.cache import cache_dir
 from tenfold.core.errors import BadConfigError
 
 app = typer.Typer(help="CUGE: hierarchical Chinese benchmark scoring, submission checks, CUGE-mini and a leaderboard.",
@@ -15,7 +16,7 @@ app = typer.Typer(help="CUGE: hierarchical Chinese benchmark scoring, submission
 mini_app = typer.Typer(help="Build CUGE-mini from shipped text and run its included systems.", no_args_is_help=True)
 app.add_typer(mini_app, name="mini")
 
-DEFAULT_CACHE = Path.home() / ".cache" / "tenfold" / "cuge-mini"
+DEFAULT_CACHE = cache_dir("cuge-mini")
 RegistryOption = Annotated[str, typer.Option("--registry", help="'mini' (CUGE-mini), 'cuge' (full CUGE v2) or a registry JSON file.")]
 SelectOption = Annotated[str | None, typer.Option("--select", help="Labels to keep: cap:NLU-DL,task:ner,ds:MiniCloze,domain:news,lite.")]
 ModeOption = Annotated[str, typer.Option("--mode", help="mean (the report's text) or ratio_of_sums (reproduces Table 2).")]
