@@ -128,9 +128,11 @@ def reproduce_command(
         summary.failures.update({m: f"import failed: {e}" for m, e in import_errors.items()})
     if summary.skipped:
         console.print(f"resumed (kept earlier results): {', '.join(summary.skipped)}")
-    print_table(summary.results, summary.failures, Console())
+    # Piped output (CI logs, files) gets a wide table instead of rich's 80-column default.
+    table_console = Console() if sys.stdout.isatty() else Console(width=160)
+    print_table(summary.results, summary.failures, table_console)
     index = write_index(out, summary.results, summary.failures, scale=chosen_scale.value)
-    Console().print(f"report: {index}")
+    table_console.print(f"report: {index}")
     if not summary.ok:
         raise typer.Exit(1)
 
