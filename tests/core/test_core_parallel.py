@@ -27,8 +27,12 @@ def test_results_keep_job_order_across_spawned_workers():
     assert sorted(done) == [0, 1, 2]
 
 
-def test_one_worker_runs_in_process_with_the_same_initializer():
+def test_one_worker_runs_in_process_with_the_same_initializer_and_keeps_threads():
+    import torch
+
+    before = torch.get_num_threads()
     assert [r[0] for r in run_parallel(_shifted_square, [2, 5], workers=1, initializer=_remember, initargs=(1,))] == [5, 26]
+    assert torch.get_num_threads() == before
 
 
 def test_worker_count_reads_the_environment(monkeypatch):

@@ -67,7 +67,8 @@ def run_parallel(
     ``function`` and ``initializer`` must be importable module-level functions (spawned workers
     import them). ``cost`` submits the most expensive jobs first so the workers finish together;
     ``on_done(index, output)`` is called in the parent as each job finishes. With one worker (or
-    one job) everything runs in this process, with the same initializer.
+    one job) everything runs in this process, with the same initializer and the caller's torch
+    thread setting left as it is.
     """
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
@@ -78,7 +79,8 @@ def run_parallel(
     order = sorted(range(len(jobs)), key=lambda i: -cost(jobs[i])) if cost is not None else list(range(len(jobs)))
     results: list[Any] = [None] * len(jobs)
     if workers <= 1 or len(jobs) <= 1:
-        _start_worker(threads, initializer, initargs)
+        if initializer is not None:
+            initializer(*initargs)
         for index in order:
             results[index] = function(jobs[index])
             if on_done is not None:
