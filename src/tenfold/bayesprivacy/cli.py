@@ -85,14 +85,13 @@ def train_command(
     """Federated training with a defence; writes model.safetensors (shared state), one keystore per client
     (the secrets: keep them on the clients) and metrics.json."""
     import json
-    import shutil
-    import tempfile
 
     import torch
     from rich.progress import Progress
     from safetensors.torch import save_file
 
     from tenfold.bayesprivacy.fedavg import make_clients, run_fedavg
+    from tenfold.core.report import atomic_directory
 
     if noise <= 0 and defence == "noise":
         raise BadConfigError("--noise must be positive for the noise defence")
@@ -111,21 +110,13 @@ def train_command(
         task = progress.add_task(f"FedAvg ({defence})", total=rounds)
         state, history = run_fedavg(federation, initial, fed, x_test=x_test, y_test=y_test,
                                     progress=lambda _: progress.advance(task))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
+    with atomic_directory(output) as staging:
         save_file({k: v.contiguous() for k, v in state.items()}, str(staging / "model.safetensors"))
         for client in federation:
             if client.keystore is not None:
                 client.keystore.save(staging / f"keystore-client{client.client_id}.safetensors")
         (staging / "config.json").write_text(json.dumps(config, indent=2))
         (staging / "metrics.json").write_text(json.dumps({"accuracy_by_round": history.accuracy}, indent=2))
-        if output.exists():
-            shutil.rmtree(output)
-        staging.rename(output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     typer.echo(f"accuracy {100 * history.accuracy[-1]:.1f}% after {rounds} rounds -> {output}")
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +59,34 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def publish_directory(staging: Path, target: Path) -> None:
+    """Replace ``target`` by ``staging`` with renames only, so a reader sees the old or the new folder."""
+    staging, target = Path(staging), Path(target)
+    staging.chmod(readable_mode(directory=True))
+    if target.exists():
+        retired = target.with_name(f".{target.name}.old-{time.time_ns()}")
+        target.rename(retired)
+        staging.rename(target)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(target)
+
+
+@contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """Yield a staging folder beside ``target``; publish it as ``target`` when the block ends, or
+    delete it if the block raises, so a failed command leaves no partial output folder."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    try:
+        yield staging
+        publish_directory(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
         raise
 
 

@@ -1,14 +1,12 @@
 """Running experiments: each in its own staging folder, published only when it finished.
 
-An experiment writes its figures into ``out/.<name>.staging-*``; when it returns, result.json is
+An experiment writes its figures into a staging folder beside ``out/<name>``; when it returns, result.json is
 written there and the folder is renamed to ``out/<name>``. An experiment that raises leaves
 nothing behind, and ``run_all`` goes on to the next one.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -17,7 +15,7 @@ from typing import Any
 
 from tenfold.core.errors import BadConfigError
 from tenfold.core.experiment import Result, Scale, get_experiment
-from tenfold.core.report import read_result, readable_mode, write_result
+from tenfold.core.report import atomic_directory, read_result, write_result
 
 
 @dataclass
@@ -33,35 +31,18 @@ class RunSummary:
         return not self.failures and all(r.get("all_required_passed", False) for r in self.results)
 
 
-def _publish(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging`` with renames only, so a reader sees the old or the new folder."""
-    if target.exists():
-        retired = target.with_name(f".{target.name}.old-{time.time_ns()}")
-        target.rename(retired)
-        staging.rename(target)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        staging.rename(target)
-
-
 def run_one(name: str, scale: Scale, out: Path, seed: int = 0) -> dict[str, Any]:
     """Run one registered experiment and publish ``out/<name>/``; returns the stored result.json."""
     spec = get_experiment(name)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.staging-", dir=out))
-    try:
+    with atomic_directory(out / name) as staging:
         started = time.perf_counter()
         result = spec.function(scale=scale, out=staging, seed=seed)
         duration = time.perf_counter() - started
         if not isinstance(result, Result):
             raise BadConfigError(f"experiment {name!r} returned {type(result).__name__}, not a Result")
         write_result(staging, result, paper=spec.paper, duration_s=duration)
-        staging.chmod(readable_mode(directory=True))
-        _publish(staging, out / name)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     stored = read_result(out / name)
     assert stored is not None
     return stored

@@ -91,9 +91,7 @@ def grow_moe_command(
     seed: int = 0,
 ) -> None:
     """Turn a dense model's FFNs into experts behind a fixed random gate (CPM-2's MoE stage) and export them."""
-    import shutil
-    import tempfile
-
+    from tenfold.core.report import atomic_directory
     from tenfold.cpm.growth import dense_to_moe, export_experts
     from tenfold.cpm.transformer import load_lm
 
@@ -103,13 +101,8 @@ def grow_moe_command(
     moe = dense_to_moe(dense, experts, mix=mix, seed=seed)
     if out.exists():
         raise BadConfigError(f"{out} already exists; choose a new folder")
-    staging = Path(tempfile.mkdtemp(prefix=".grow.", dir=out.parent if out.parent.exists() else None))
-    try:
+    with atomic_directory(out) as staging:
         files = export_experts(moe, staging)
-        shutil.move(str(staging), str(out))
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     typer.echo(f"{len(files)} MoE layers x {experts} experts -> {out}")
 
 
@@ -182,22 +175,15 @@ def infmoe_create_command(
     layers: int = 4, experts: int = 16, d_model: int = 512, d_ff: int = 2048, seed: int = 0,
 ) -> None:
     """Write a seeded synthetic MoE expert stack (the offload engine's test bed)."""
-    import shutil
-    import tempfile
-
+    from tenfold.core.report import atomic_directory
     from tenfold.cpm.synthetic import create_expert_stack
 
     if out.exists():
         raise BadConfigError(f"{out} already exists; choose a new folder")
     if min(layers, experts, d_model, d_ff) < 1:
         raise BadConfigError("layers, experts, d-model and d-ff must all be >= 1")
-    staging = Path(tempfile.mkdtemp(prefix=".infmoe.", dir=out.parent if out.parent.exists() else None))
-    try:
+    with atomic_directory(out) as staging:
         create_expert_stack(staging, num_layers=layers, num_experts=experts, d_model=d_model, d_ff=d_ff, seed=seed)
-        shutil.move(str(staging), str(out))
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     typer.echo(f"{layers} layers x {experts} experts ({d_model}x{d_ff}) -> {out}")
 
 

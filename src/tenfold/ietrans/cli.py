@@ -173,13 +173,10 @@ def train_command(
     val_mode: VAL_MODE = "auto",
 ) -> None:
     """Train a predicate classifier (PredCls: labels + boxes) on the h5's training split."""
-    import shutil
-    import tempfile
-
     import numpy as np
     from safetensors.torch import save_file
 
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.report import atomic_directory, atomic_write_text
     from tenfold.ietrans.pipeline import relation_probabilities
     from tenfold.ietrans.probabilities_file import save_npz
     from tenfold.ietrans.training import PredicateClassifier
@@ -194,18 +191,10 @@ def train_command(
         raise BadConfigError(f"{output} exists and is not empty; choose a new folder")
     graphs = _read(h5, dicts, image_data, val_mode=val_mode)
     classifier.fit(graphs)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
+    with atomic_directory(output) as staging:
         state = {k: v.detach().cpu().contiguous() for k, v in classifier.network_.state_dict().items()}
         save_file(state, str(staging / "model.safetensors"))
         atomic_write_text(staging / "config.json", json.dumps(classifier.state(), indent=1))
-        if output.exists():
-            output.rmdir()
-        staging.rename(output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     typer.echo(f"{output}: model trained, final loss {classifier.history_[-1]:.4f}")
     if probs_out is not None:
         pair_probs, rel_probs = relation_probabilities(classifier, graphs)
