@@ -28,7 +28,7 @@ test: setup
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --durations=15
 
 reproduce: setup
-	MPLBACKEND=Agg $(BIN)/tenfold reproduce --all --scale $(SCALE) --out $(OUT)
+	MPLBACKEND=Agg $(BIN)/tenfold reproduce --all --scale $(SCALE) --output $(OUT)
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -65,25 +65,28 @@ def _unavailable(method: str, reason: str) -> typer.Typer:
 
 @app.command("list")
 def list_command() -> None:
-    """List the methods, their papers and the claims each experiment checks."""
+    """List the experiments, their papers and every claim with the rule that decides it."""
     from rich.console import Console
     from rich.table import Table
 
     import_errors = load_experiments()
     specs = list_experiments()
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     if not specs and not import_errors:
         console.print("No experiments are registered yet.")
         return
-    table = Table(title="tenfold methods")
-    table.add_column("experiment")
-    table.add_column("paper", overflow="fold")
-    table.add_column("claims", overflow="fold")
     for spec in specs:
-        table.add_row(spec.name, spec.paper, "\n".join(f"- {c}" for c in spec.claims) or "-")
+        table = Table(title=f"{spec.name}: {spec.paper}", title_justify="left")
+        for column in ("claim", "statement", "paper", "rule", "kind", "decided from"):
+            table.add_column(column, overflow="fold")
+        for claim in spec.claims:
+            table.add_row(
+                claim.id, claim.statement, "-" if claim.paper_value is None else str(claim.paper_value),
+                claim.threshold_text, "required" if claim.required else "soft", claim.decisive_from.value,
+            )
+        console.print(table)
     for method, error in import_errors.items():
-        table.add_row(method, f"[red]could not be imported: {error}[/red]", "-")
-    console.print(table)
+        console.print(f"[red]{method}: could not be imported: {error}[/red]")
 
 
 @app.command("reproduce")
@@ -91,17 +94,19 @@ def reproduce_command(
     names: Annotated[list[str] | None, typer.Argument(help="Experiments to run (see `tenfold list`).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Run every registered experiment.")] = False,
     scale: Annotated[str, typer.Option(help="smoke (seconds), small (minutes, default) or full (GPU).")] = "small",
-    out: Annotated[Path, typer.Option(help="Folder for result.json files, figures and index.html.")] = Path("out"),
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for result.json files, figures and index.html.")] = Path("out"),
     seed: Annotated[int, typer.Option(help="Random seed; runs are deterministic on CPU for a seed.")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Skip experiments whose result for this scale and seed exists.")] = False,
 ) -> None:
     """Reproduce papers' central claims in miniature and write out/index.html."""
     from rich.console import Console
 
+    from tenfold.core.io import check_output_path
     from tenfold.core.report import print_table, write_index
     from tenfold.core.runner import run_many
 
     chosen_scale = Scale.parse(scale)
+    out = check_output_path(output, option="--output", kind="directory")
     import_errors = load_experiments()
     if all_ and names:
         raise BadConfigError("give experiment names or --all, not both")
@@ -137,23 +142,45 @@ def reproduce_command(
         raise typer.Exit(1)
 
 
+def _one_line_warnings() -> None:
+    """Warnings reach the terminal as one ``warning: ...`` line, not as ``<string>:13: UserWarning: ...``."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001 - warnings' signature
+        print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    warnings.showwarning = show
+
+
+def _fail(message: str) -> None:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: a TenfoldError becomes one line on stderr and exit code 2."""
+    """Console entry point: every bad input ends in one ``error: ...`` line on stderr and exit code 2."""
     _mount_method_commands()
+    _one_line_warnings()
     try:
         code = app(args=argv, standalone_mode=False)
     except TenfoldError as error:
-        message = " ".join(str(error).split())
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
+        _fail(str(error))
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    except click.exceptions.UsageError as error:
+        command = error.ctx.command_path if error.ctx is not None else "tenfold"
+        _fail(f"{error.format_message()} (see `{command} --help`)")
     except click.exceptions.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except click.exceptions.Abort:
+        _fail(error.format_message())
+    except click.exceptions.Abort as error:
+        cause = error.__cause__ or error.__context__
+        if isinstance(cause, EOFError):  # click turns EOFError (a truncated input file) into Abort
+            _fail(f"an input ended early ({cause or 'EOFError'}); check that the file is complete")
         print("aborted", file=sys.stderr)
         sys.exit(130)
+    except OSError as error:  # the disk filled, a permission changed mid-run: one line, not a traceback
+        where = f" ({error.filename})" if error.filename else ""
+        _fail(f"{error.strerror or error}{where}; check the path, free space and permissions")
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -3,39 +3,34 @@ from pathlib import Path
 
 import pytest
 
-from tenfold.core.experiment import Claim, Result, Scale, experiment
-from tenfold.core.report import atomic_write_text, save_figure, write_index
+from tenfold.core.experiment import ClaimSpec, Measurements, Scale, experiment
+from tenfold.core.report import save_figure, write_index
 from tenfold.core.runner import run_many, run_one
 
+GOOD_CLAIMS = [ClaimSpec("acc", "accuracy is high", ">=", 0.9, paper_value=0.95, decisive_from=Scale.SMOKE)]
 
-def _register_pair(calls):
-    @experiment("good", paper="Good paper (2022)", claims=["works"])
-    def good(scale, out, seed=0):
+
+def _register_pair(calls, settings):
+    @experiment("good", paper="Good paper (2022)", settings=settings, claims=GOOD_CLAIMS)
+    def good(scale, settings, out, seed):
         import matplotlib.pyplot as plt
 
         calls.append("good")
         figure, axis = plt.subplots()
         axis.plot([0, 1], [0, 1])
         name = save_figure(figure, out, "line")
-        return Result(
-            "good",
-            scale,
-            seed,
-            metrics={"accuracy": 0.93},
-            figures=[name],
-            claims=[Claim.compare("acc", "accuracy is high", 0.93, ">=", 0.9, paper_value=0.95)],
-        )
+        return Measurements(claims={"acc": 0.93}, metrics={"accuracy": 0.93}, figures=[name])
 
-    @experiment("broken", paper="Broken paper")
-    def broken(scale, out, seed=0):
+    @experiment("broken", paper="Broken paper", settings=settings, claims=[])
+    def broken(scale, settings, out, seed):
         calls.append("broken")
         (Path(out) / "partial.png").write_bytes(b"half")
         raise RuntimeError("boom")
 
 
-def test_failing_experiment_leaves_nothing_and_the_next_one_runs(isolated_registry, tmp_path):
+def test_failing_experiment_leaves_nothing_and_the_next_one_runs(isolated_registry, toy_settings, tmp_path):
     calls = []
-    _register_pair(calls)
+    _register_pair(calls, toy_settings)
     summary = run_many(["broken", "good"], Scale.SMOKE, tmp_path, seed=1)
     assert calls == ["broken", "good"]
     assert "RuntimeError: boom" in summary.failures["broken"]
@@ -49,8 +44,8 @@ def test_failing_experiment_leaves_nothing_and_the_next_one_runs(isolated_regist
     assert not summary.ok
 
 
-def test_rerun_replaces_the_previous_result_folder(isolated_registry, tmp_path):
-    _register_pair([])
+def test_rerun_replaces_the_previous_result_folder(isolated_registry, toy_settings, tmp_path):
+    _register_pair([], toy_settings)
     run_one("good", Scale.SMOKE, tmp_path, seed=0)
     (tmp_path / "good" / "stale.txt").write_text("old")
     run_one("good", Scale.SMOKE, tmp_path, seed=5)
@@ -59,9 +54,9 @@ def test_rerun_replaces_the_previous_result_folder(isolated_registry, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good"]
 
 
-def test_resume_skips_matching_results_only(isolated_registry, tmp_path):
+def test_resume_skips_matching_results_only(isolated_registry, toy_settings, tmp_path):
     calls = []
-    _register_pair(calls)
+    _register_pair(calls, toy_settings)
     run_many(["good"], Scale.SMOKE, tmp_path)
     summary = run_many(["good"], Scale.SMOKE, tmp_path, resume=True)
     assert calls == ["good"] and summary.skipped == ["good"] and summary.ok
@@ -69,18 +64,18 @@ def test_resume_skips_matching_results_only(isolated_registry, tmp_path):
     assert calls == ["good", "good"]
 
 
-def test_experiment_listing_a_missing_figure_fails(isolated_registry, tmp_path):
-    @experiment("liar", paper="p")
-    def liar(scale, out, seed=0):
-        return Result("liar", scale, seed, figures=["never_written.png"])
+def test_experiment_listing_a_missing_figure_fails(isolated_registry, toy_settings, tmp_path):
+    @experiment("liar", paper="p", settings=toy_settings, claims=[])
+    def liar(scale, settings, out, seed):
+        return Measurements(claims={}, figures=["never_written.png"])
 
     summary = run_many(["liar"], Scale.SMOKE, tmp_path)
     assert "never_written.png" in summary.failures["liar"]
     assert not (tmp_path / "liar").exists()
 
 
-def test_index_html_holds_claims_figures_and_failures(isolated_registry, tmp_path):
-    _register_pair([])
+def test_index_html_holds_claims_figures_and_failures(isolated_registry, toy_settings, tmp_path):
+    _register_pair([], toy_settings)
     summary = run_many(["good", "broken"], Scale.SMOKE, tmp_path)
     index = write_index(tmp_path, summary.results, summary.failures, scale="smoke")
     html = index.read_text()
@@ -96,25 +91,11 @@ def test_index_html_says_when_nothing_is_registered(tmp_path):
     assert "No experiments are registered yet" in html
 
 
-def test_atomic_write_leaves_old_content_when_interrupted(tmp_path, monkeypatch):
-    target = tmp_path / "result.json"
-    atomic_write_text(target, "old")
-
-    def explode(*args, **kwargs):
-        raise OSError("disk full")
-
-    monkeypatch.setattr("os.replace", explode)
-    with pytest.raises(OSError):
-        atomic_write_text(target, "new")
-    assert target.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
-
-
-def test_published_results_are_readable_like_normally_written_files(isolated_registry, tmp_path):
+def test_published_results_are_readable_like_normally_written_files(isolated_registry, toy_settings, tmp_path):
     import os
     import stat
 
-    _register_pair([])
+    _register_pair([], toy_settings)
     run_one("good", Scale.SMOKE, tmp_path)
     umask = os.umask(0)
     os.umask(umask)
@@ -123,7 +104,7 @@ def test_published_results_are_readable_like_normally_written_files(isolated_reg
 
 
 def test_atomic_directory_publishes_on_success_and_leaves_nothing_on_error(tmp_path):
-    from tenfold.core.report import atomic_directory
+    from tenfold.core.io import atomic_directory
 
     target = tmp_path / "model"
     target.mkdir()
@@ -136,3 +117,48 @@ def test_atomic_directory_publishes_on_success_and_leaves_nothing_on_error(tmp_p
         (staging / "half.bin").write_bytes(b"x")
         raise RuntimeError("interrupted")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_settings_are_written_and_torch_threads_restored(isolated_registry, toy_settings, tmp_path):
+    import torch
+
+    seen = []
+
+    @experiment("threads", paper="p", settings=toy_settings, claims=[])
+    def threads(scale, settings, out, seed):
+        seen.append((torch.get_num_threads(), settings.seeds))
+        torch.set_num_threads(2)  # an experiment that changes threads must not leak them
+        return Measurements(claims={})
+
+    torch.set_num_threads(3)
+    try:
+        stored = run_one("threads", Scale.SMALL, tmp_path, seed=0)
+        assert seen == [(1, 3)] and torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(1)
+    assert stored["settings"] == {"threads": 1, "seeds": 3}
+
+
+def test_a_required_claim_left_unmeasured_fails_the_run(isolated_registry, toy_settings, tmp_path):
+    @experiment("silent", paper="p", settings=toy_settings, claims=[ClaimSpec("x", "s", ">=", 1.0)])
+    def silent(scale, settings, out, seed):
+        return Measurements(claims={})
+
+    summary = run_many(["silent"], Scale.SMALL, tmp_path)
+    claim = summary.results[0]["claims"][0]
+    assert claim["passed"] is False and claim["verdict"] == "unmeasured" and not summary.ok
+    assert run_many(["silent"], Scale.SMOKE, tmp_path).ok  # below its decisive scale it is n/a
+
+
+def test_report_shows_intervals_and_undecided(isolated_registry, toy_settings, tmp_path):
+    from tenfold.core.intervals import Samples
+
+    claims = [ClaimSpec("gap", "noisy gap", ">", 0.0, over="seeds")]
+
+    @experiment("noisy", paper="p", settings=toy_settings, claims=claims)
+    def noisy(scale, settings, out, seed):
+        return Measurements(claims={"gap": Samples([2.0, -1.0, 0.5])})
+
+    summary = run_many(["noisy"], Scale.SMALL, tmp_path)
+    html = write_index(tmp_path, summary.results, summary.failures, scale="small").read_text()
+    assert "UNDECIDED" in html and "n=3" in html and "90% t interval" in html

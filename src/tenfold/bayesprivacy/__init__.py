@@ -1,48 +1,47 @@
 """Federated learning with Bayesian privacy (Gu et al., arXiv 2109.13012): private passport layers whose
 secrets never leave the client, FedAvg (in process or on Flower), restoration attacks and a leakage estimate."""
 
-from tenfold.bayesprivacy.attacks import (
-    AttackConfig,
-    Restoration,
-    exposed_gradient,
-    infer_label,
-    invert,
-    restore,
-)
-from tenfold.bayesprivacy.fedavg import (
-    Defence,
-    FedClient,
-    FedConfig,
-    average_states,
-    make_clients,
-    run_fedavg,
-)
-from tenfold.bayesprivacy.keystore import PassportKeystore, PassportPrior, shared_state
-from tenfold.bayesprivacy.leakage import epsilon_hat, psnr, ssim
-from tenfold.bayesprivacy.model import LeNet
-from tenfold.bayesprivacy.passport import MissingPassportError, PassportConv2d, passport_layers
+from __future__ import annotations
 
-__all__ = [
-    "AttackConfig",
-    "Defence",
-    "FedClient",
-    "FedConfig",
-    "LeNet",
-    "MissingPassportError",
-    "PassportConv2d",
-    "PassportKeystore",
-    "PassportPrior",
-    "Restoration",
-    "average_states",
-    "epsilon_hat",
-    "exposed_gradient",
-    "infer_label",
-    "invert",
-    "make_clients",
-    "passport_layers",
-    "psnr",
-    "restore",
-    "run_fedavg",
-    "shared_state",
-    "ssim",
-]
+import importlib
+from typing import Any
+
+# Public name -> module. Resolved lazily (PEP 562) so `tenfold --help` does not import torch.
+_EXPORTS: dict[str, str] = {
+    "AttackConfig": "attacks",
+    "Defence": "fedavg",
+    "FedClient": "fedavg",
+    "FedConfig": "fedavg",
+    "LeNet": "model",
+    "MissingPassportError": "passport",
+    "PassportConv2d": "passport",
+    "PassportKeystore": "keystore",
+    "PassportPrior": "keystore",
+    "Restoration": "attacks",
+    "average_states": "fedavg",
+    "epsilon_hat": "leakage",
+    "exposed_gradient": "attacks",
+    "infer_label": "attacks",
+    "invert": "attacks",
+    "make_clients": "fedavg",
+    "passport_layers": "passport",
+    "psnr": "leakage",
+    "restore": "attacks",
+    "run_fedavg": "fedavg",
+    "shared_state": "keystore",
+    "ssim": "leakage",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tenfold.bayesprivacy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tenfold.bayesprivacy.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

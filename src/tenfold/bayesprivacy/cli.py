@@ -91,7 +91,7 @@ def train_command(
     from safetensors.torch import save_file
 
     from tenfold.bayesprivacy.fedavg import make_clients, run_fedavg
-    from tenfold.core.report import atomic_directory
+    from tenfold.core.io import atomic_directory
 
     if noise <= 0 and defence == "noise":
         raise BadConfigError("--noise must be positive for the noise defence")
@@ -142,7 +142,7 @@ def attack_command(
     from tenfold.bayesprivacy.fedavg import make_clients
     from tenfold.bayesprivacy.keystore import PassportKeystore
     from tenfold.bayesprivacy.leakage import diagonal_gaussian, epsilon_hat, psnr, ssim
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
 
     if images < 1:
         raise BadConfigError(f"--images must be at least 1, got {images}")

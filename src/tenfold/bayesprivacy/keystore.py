@@ -67,7 +67,7 @@ class PassportKeystore:
         """Write the keystore (safetensors) atomically; keep this file on the client."""
         from safetensors.torch import save
 
-        from tenfold.core.report import atomic_write_bytes
+        from tenfold.core.io import atomic_write_bytes
 
         tensors = {}
         for name, (gamma, beta) in self.passports.items():

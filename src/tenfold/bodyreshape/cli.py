@@ -61,7 +61,7 @@ def reshape_command(
     if flow_out is not None:
         import io
 
-        from tenfold.core.report import atomic_write_bytes
+        from tenfold.core.io import atomic_write_bytes
 
         buffer = io.BytesIO()
         np.save(buffer, result.flow)
@@ -81,7 +81,7 @@ def keypoints_command(
     from tenfold.bodyreshape.images import read_image_file
     from tenfold.bodyreshape.keypoints import keypoints_to_json
     from tenfold.bodyreshape.pose import detect_keypoints
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
 
     people = detect_keypoints(read_image_file(image))
     atomic_write_text(output, keypoints_to_json(people))
@@ -145,7 +145,7 @@ def evaluate_command(
     from tenfold.bodyreshape.synthetic import make_set
     from tenfold.bodyreshape.training import load_checkpoint, predict_flows
     from tenfold.core.errors import BadConfigError
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
 
     if pairs < 1:
         raise BadConfigError("--pairs must be >= 1")

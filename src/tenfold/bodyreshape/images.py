@@ -76,7 +76,7 @@ def write_image_file(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None
     """Write float RGB (+ alpha) in [0, 1] as 8-bit, atomically; the format follows the suffix."""
     from PIL import Image
 
-    from tenfold.core.report import atomic_write_bytes
+    from tenfold.core.io import atomic_write_bytes
 
     path = Path(path)
     image_format = _FORMATS.get(path.suffix.lower())

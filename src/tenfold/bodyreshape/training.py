@@ -132,7 +132,7 @@ def predict_flows(model: FlowGenerator, images: np.ndarray, skeletons: np.ndarra
 
 def save_checkpoint(model: FlowGenerator, path: str | Path, *, extra: dict | None = None) -> Path:
     """Write {'config', 'state_dict', 'extra'} atomically (temp file, then rename)."""
-    from tenfold.core.report import atomic_write_bytes
+    from tenfold.core.io import atomic_write_bytes
 
     buffer = io.BytesIO()
     torch.save({"format": "tenfold.bodyreshape/1", "config": model.config.to_dict(),

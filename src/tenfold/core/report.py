@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,77 +11,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader
 
 from tenfold.core.experiment import Result
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-def readable_mode(directory: bool = False) -> int:
-    """The mode a normal ``open``/``mkdir`` would give; mkstemp/mkdtemp use 0600/0700 instead."""
-    return (0o777 if directory else 0o666) & ~_umask()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, readable_mode())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Binary twin of :func:`atomic_write_text`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, readable_mode())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def publish_directory(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging`` with renames only, so a reader sees the old or the new folder."""
-    staging, target = Path(staging), Path(target)
-    staging.chmod(readable_mode(directory=True))
-    if target.exists():
-        retired = target.with_name(f".{target.name}.old-{time.time_ns()}")
-        target.rename(retired)
-        staging.rename(target)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        staging.rename(target)
-
-
-@contextmanager
-def atomic_directory(target: Path) -> Iterator[Path]:
-    """Yield a staging folder beside ``target``; publish it as ``target`` when the block ends, or
-    delete it if the block raises, so a failed command leaves no partial output folder."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
-    try:
-        yield staging
-        publish_directory(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+from tenfold.core.io import atomic_write_json, atomic_write_text
 
 
 def save_figure(figure: Any, directory: Path, filename: str, *, dpi: int = 110) -> str:
@@ -118,7 +42,7 @@ def write_result(directory: Path, result: Result, *, paper: str = "", duration_s
     if missing:
         raise FileNotFoundError(f"{result.name}: figures listed but not written: {', '.join(missing)}")
     path = Path(directory) / "result.json"
-    atomic_write_text(path, json.dumps(result_payload(result, paper=paper, duration_s=duration_s), indent=2))
+    atomic_write_json(path, result_payload(result, paper=paper, duration_s=duration_s))
     return path
 
 
@@ -142,9 +66,28 @@ def format_value(value: Any) -> str:
 
 
 def verdict(claim: dict[str, Any]) -> str:
+    """pass, FAIL, UNDECIDED, UNMEASURED or n/a, with "(soft)" for claims the spec calls soft."""
     passed = claim.get("passed")
-    label = "n/a" if passed is None else ("pass" if passed else "FAIL")
+    if passed is None:
+        label = "n/a"
+    elif passed:
+        label = "pass"
+    else:
+        label = {"undecided": "UNDECIDED", "unmeasured": "UNMEASURED"}.get(claim.get("verdict", ""), "FAIL")
     return label if claim.get("required", True) else f"{label} (soft)"
+
+
+def measured_text(claim: dict[str, Any]) -> str:
+    """The point estimate, with its interval and replicate count when the claim was decided on one."""
+    text = format_value(claim.get("measured"))
+    bounds = claim.get("interval")
+    if bounds:
+        text += f" [{format_value(bounds[0])}, {format_value(bounds[1])}]"
+    if claim.get("n"):
+        text += f" n={claim['n']}"
+    if claim.get("detail"):
+        text += f" ({claim['detail']})"
+    return text
 
 
 def print_table(results: list[dict[str, Any]], failures: dict[str, str], console: Any = None) -> None:
@@ -164,9 +107,9 @@ def print_table(results: list[dict[str, Any]], failures: dict[str, str], console
                 result["name"],
                 claim["id"],
                 format_value(claim.get("paper_value")),
-                format_value(claim.get("measured")),
+                measured_text(claim),
                 claim.get("threshold", ""),
-                f"[{style}]{mark}[/{style}]",
+                f"[{style}]{mark}[/{style}]" + (f" {claim['reason']}" if claim.get("reason") and claim.get("passed") is not True else ""),
             )
     for name, error in failures.items():
         table.add_row(name, "(experiment failed)", "-", "-", "-", f"[red]ERROR: {error}[/red]")
@@ -188,6 +131,7 @@ def write_index(out: Path, results: list[dict[str, Any]], failures: dict[str, st
     )
     environment.filters["value"] = format_value
     environment.filters["verdict"] = verdict
+    environment.filters["measured"] = measured_text
     sections = []
     for result in results:
         figures = []

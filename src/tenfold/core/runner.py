@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tenfold.core.errors import BadConfigError
-from tenfold.core.experiment import Result, Scale, get_experiment
-from tenfold.core.report import atomic_directory, read_result, write_result
+from tenfold.core.experiment import Scale, get_experiment
+from tenfold.core.io import atomic_directory
+from tenfold.core.report import read_result, write_result
 
 
 @dataclass
@@ -31,17 +33,35 @@ class RunSummary:
         return not self.failures and all(r.get("all_required_passed", False) for r in self.results)
 
 
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Set torch's intra-op threads for one experiment and restore them after, so a setting never
+    leaks into the next experiment of ``--all``."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def run_one(name: str, scale: Scale, out: Path, seed: int = 0) -> dict[str, Any]:
     """Run one registered experiment and publish ``out/<name>/``; returns the stored result.json."""
     spec = get_experiment(name)
+    scale = Scale.parse(scale)
+    settings = spec.settings[scale]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_directory(out / name) as staging:
+    with atomic_directory(out / name) as staging, torch_threads(settings.threads):
         started = time.perf_counter()
-        result = spec.function(scale=scale, out=staging, seed=seed)
+        measurements = spec.function(scale=scale, settings=settings, out=staging, seed=seed)
         duration = time.perf_counter() - started
-        if not isinstance(result, Result):
-            raise BadConfigError(f"experiment {name!r} returned {type(result).__name__}, not a Result")
+        result = spec.evaluate(scale, seed, measurements)
         write_result(staging, result, paper=spec.paper, duration_s=duration)
     stored = read_result(out / name)
     assert stored is not None

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 
 from tenfold.core.errors import BadConfigError, BadInputError, MissingDataError
-from tenfold.core.report import atomic_write_text
+from tenfold.core.io import atomic_write_text
 
 LossFunction = Callable[[torch.nn.Module, Sequence[torch.Tensor]], torch.Tensor]
 

@@ -6,38 +6,72 @@
 - :mod:`offload` / :mod:`schedule`: the offloaded MoE engine, InfMoE's greedy order and its simulator.
 """
 
-from tenfold.cpm.corpus import Corpus, DocItem, load_corpus, token_stream
-from tenfold.cpm.growth import (
-    dense_to_moe,
-    export_experts,
-    extend_vocabulary,
-    grow_embedding,
-    longest_prefix_sources,
-)
-from tenfold.cpm.ki import KnowledgeInheritance, inheritance_weight, ki_divergence, vocabulary_map
-from tenfold.cpm.moe import MoEFFN, route
-from tenfold.cpm.offload import DevicePool, ExpertStore, Link, OffloadEngine, ResidentExperts
-from tenfold.cpm.pretrain import PretrainHistory, pretrain, steps_to_reach, validation_loss
-from tenfold.cpm.prompt import (
-    POSITIONS,
-    PromptEncoder,
-    PromptTuner,
-    attention_block,
-    backbone_hash,
-    layout_pair,
-    split_prompt,
-)
-from tenfold.cpm.schedule import Timeline, best_order, greedy_order, index_order, simulate
-from tenfold.cpm.synthetic import create_expert_stack, routed_tokens
-from tenfold.cpm.tasks import PairData, pair_task, pretext_pairs
-from tenfold.cpm.transformer import ByteLM, GatedFFN, LMConfig, gated_ffn, load_lm, save_lm
+from __future__ import annotations
 
-__all__ = [
-    "POSITIONS", "ByteLM", "Corpus", "DevicePool", "DocItem", "ExpertStore", "GatedFFN", "KnowledgeInheritance",
-    "LMConfig", "Link", "MoEFFN", "OffloadEngine", "PairData", "PretrainHistory", "PromptEncoder", "PromptTuner",
-    "ResidentExperts", "Timeline", "attention_block", "backbone_hash", "best_order", "create_expert_stack",
-    "dense_to_moe", "export_experts", "extend_vocabulary", "gated_ffn", "greedy_order", "grow_embedding", "index_order",
-    "inheritance_weight", "ki_divergence", "layout_pair", "load_corpus", "load_lm", "longest_prefix_sources",
-    "pair_task", "pretext_pairs", "pretrain", "route", "routed_tokens", "save_lm", "simulate", "split_prompt",
-    "steps_to_reach", "token_stream", "validation_loss", "vocabulary_map",
-]
+import importlib
+from typing import Any
+
+# Public name -> module. Resolved lazily (PEP 562) so `tenfold --help` does not import torch.
+_EXPORTS: dict[str, str] = {
+    "ByteLM": "transformer",
+    "Corpus": "corpus",
+    "DevicePool": "offload",
+    "DocItem": "corpus",
+    "ExpertStore": "offload",
+    "GatedFFN": "transformer",
+    "KnowledgeInheritance": "ki",
+    "LMConfig": "transformer",
+    "Link": "offload",
+    "MoEFFN": "moe",
+    "OffloadEngine": "offload",
+    "POSITIONS": "prompt",
+    "PairData": "tasks",
+    "PretrainHistory": "pretrain",
+    "PromptEncoder": "prompt",
+    "PromptTuner": "prompt",
+    "ResidentExperts": "offload",
+    "Timeline": "schedule",
+    "attention_block": "prompt",
+    "backbone_hash": "prompt",
+    "best_order": "schedule",
+    "create_expert_stack": "synthetic",
+    "dense_to_moe": "growth",
+    "export_experts": "growth",
+    "extend_vocabulary": "growth",
+    "gated_ffn": "transformer",
+    "greedy_order": "schedule",
+    "grow_embedding": "growth",
+    "index_order": "schedule",
+    "inheritance_weight": "ki",
+    "ki_divergence": "ki",
+    "layout_pair": "prompt",
+    "load_corpus": "corpus",
+    "load_lm": "transformer",
+    "longest_prefix_sources": "growth",
+    "pair_task": "tasks",
+    "pretext_pairs": "tasks",
+    "pretrain": "pretrain",
+    "route": "moe",
+    "routed_tokens": "synthetic",
+    "save_lm": "transformer",
+    "simulate": "schedule",
+    "split_prompt": "prompt",
+    "steps_to_reach": "pretrain",
+    "token_stream": "corpus",
+    "validation_loss": "pretrain",
+    "vocabulary_map": "ki",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tenfold.cpm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tenfold.cpm.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

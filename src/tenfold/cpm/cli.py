@@ -31,7 +31,7 @@ def corpus_command(
     """Extract the stdlib-docstring corpus (the miniature's real text) with its sha256 manifest."""
     import json
 
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
     from tenfold.cpm.corpus import load_corpus
 
     corpus = load_corpus()
@@ -91,7 +91,7 @@ def grow_moe_command(
     seed: int = 0,
 ) -> None:
     """Turn a dense model's FFNs into experts behind a fixed random gate (CPM-2's MoE stage) and export them."""
-    from tenfold.core.report import atomic_directory
+    from tenfold.core.io import atomic_directory
     from tenfold.cpm.growth import dense_to_moe, export_experts
     from tenfold.cpm.transformer import load_lm
 
@@ -154,7 +154,7 @@ def prompt_predict_command(
     """Label pairs with a tuned prompt; refuses a prompt trained on a different backbone."""
     import json
 
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
     from tenfold.cpm.prompt import PromptTuner
     from tenfold.cpm.readers import read_pairs
     from tenfold.cpm.transformer import load_lm
@@ -175,7 +175,7 @@ def infmoe_create_command(
     layers: int = 4, experts: int = 16, d_model: int = 512, d_ff: int = 2048, seed: int = 0,
 ) -> None:
     """Write a seeded synthetic MoE expert stack (the offload engine's test bed)."""
-    from tenfold.core.report import atomic_directory
+    from tenfold.core.io import atomic_directory
     from tenfold.cpm.synthetic import create_expert_stack
 
     if out.exists():
@@ -205,7 +205,7 @@ def infmoe_run_command(
     import torch
 
     from tenfold.core.errors import TenfoldError
-    from tenfold.core.report import atomic_write_bytes
+    from tenfold.core.io import atomic_write_bytes
     from tenfold.cpm.offload import ExpertStore, OffloadEngine, ResidentExperts
     from tenfold.cpm.readers import read_tokens
 

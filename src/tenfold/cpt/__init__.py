@@ -4,53 +4,55 @@ Mark each region proposal with a semi-transparent colour, ask a masked-language 
 "{query} is in [MASK] color .", and pick the proposal whose colour word it prefers.
 """
 
-from tenfold.cpt.backbone import MaskedVLBackbone
-from tenfold.cpt.colors import ColorSearchResult, color_search, rgb_lattice
-from tenfold.cpt.examples import GroundingExample, accuracy, draw_shots, random_accuracy
-from tenfold.cpt.finetune import FineTuneGrounder, GroundingHead
-from tenfold.cpt.grounder import RED, CPTGrounder, FewShotRun, GroundingScores
-from tenfold.cpt.marking import box_iou, check_boxes, mark
-from tenfold.cpt.model import TinyVL, TinyVLConfig, crop_regions
-from tenfold.cpt.pretrain import (
-    PretrainConfig,
-    cache_dir,
-    load_or_pretrain,
-    load_weights,
-    pretrain,
-    save_weights,
-)
-from tenfold.cpt.prompt import DEFAULT_TEMPLATE, TEMPLATES, build_prompt
-from tenfold.cpt.vocabulary import Vocabulary
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_TEMPLATE",
-    "RED",
-    "TEMPLATES",
-    "CPTGrounder",
-    "ColorSearchResult",
-    "FewShotRun",
-    "FineTuneGrounder",
-    "GroundingExample",
-    "GroundingHead",
-    "GroundingScores",
-    "MaskedVLBackbone",
-    "PretrainConfig",
-    "TinyVL",
-    "TinyVLConfig",
-    "Vocabulary",
-    "accuracy",
-    "box_iou",
-    "build_prompt",
-    "cache_dir",
-    "check_boxes",
-    "color_search",
-    "crop_regions",
-    "draw_shots",
-    "load_or_pretrain",
-    "load_weights",
-    "mark",
-    "pretrain",
-    "random_accuracy",
-    "rgb_lattice",
-    "save_weights",
-]
+import importlib
+from typing import Any
+
+# Public name -> module. Resolved lazily (PEP 562) so `tenfold --help` does not import torch.
+_EXPORTS: dict[str, str] = {
+    "CPTGrounder": "grounder",
+    "ColorSearchResult": "colors",
+    "DEFAULT_TEMPLATE": "prompt",
+    "FewShotRun": "grounder",
+    "FineTuneGrounder": "finetune",
+    "GroundingExample": "examples",
+    "GroundingHead": "finetune",
+    "GroundingScores": "grounder",
+    "MaskedVLBackbone": "backbone",
+    "PretrainConfig": "pretrain",
+    "RED": "grounder",
+    "TEMPLATES": "prompt",
+    "TinyVL": "model",
+    "TinyVLConfig": "model",
+    "Vocabulary": "vocabulary",
+    "accuracy": "examples",
+    "box_iou": "marking",
+    "build_prompt": "prompt",
+    "cache_dir": "pretrain",
+    "check_boxes": "marking",
+    "color_search": "colors",
+    "crop_regions": "model",
+    "draw_shots": "examples",
+    "load_or_pretrain": "pretrain",
+    "load_weights": "pretrain",
+    "mark": "marking",
+    "pretrain": "pretrain",
+    "random_accuracy": "examples",
+    "rgb_lattice": "colors",
+    "save_weights": "pretrain",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tenfold.cpt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tenfold.cpt.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -91,7 +91,7 @@ def ground(
     import numpy as np
 
     from tenfold.core.data import read_image
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
     from tenfold.cpt.grounder import CPTGrounder
     from tenfold.cpt.synth import PALETTE_RGB
 
@@ -143,7 +143,7 @@ def fewshot(
     import torch
     from rich.progress import Progress
 
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
     from tenfold.cpt.examples import draw_shots, hit, read_examples
     from tenfold.cpt.experiment import _example
     from tenfold.cpt.finetune import FineTuneGrounder
@@ -194,7 +194,7 @@ def colors(
     """Cross-modal colour search: the RGB value the backbone most surely calls each colour word."""
     import torch
 
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
     from tenfold.cpt.colors import color_search
 
     names = [w.strip() for w in words.split(",") if w.strip()]

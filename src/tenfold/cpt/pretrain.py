@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from tenfold.core.cache import cache_dir as core_cache_dir
 from tenfold.core.errors import BadConfigError, MissingDataError
-from tenfold.core.report import atomic_write_bytes
+from tenfold.core.io import atomic_write_bytes
 from tenfold.cpt.model import REGION_TYPE, TAG_TYPE, TEXT_TYPE, TinyVL, TinyVLConfig
 from tenfold.cpt.synth import FILLS, SHAPES, SIZES, jitter_boxes, pretraining_scene
 from tenfold.cpt.vocabulary import COLOR_WORDS, SPECIAL_TOKENS, Vocabulary

@@ -5,42 +5,58 @@ baseline-normalised multi-level scoring (``mean`` and ``ratio_of_sums``), a subm
 CUGE-mini (built at run time from shipped text) with included systems, and a customisable board.
 """
 
-from tenfold.cuge.board import (
-    board_csv,
-    board_json,
-    build_leaderboard,
-    lm_eval_json,
-    load_scores,
-    scores_from_lm_eval,
-)
-from tenfold.cuge.comparison import aggregate, kendall_report
-from tenfold.cuge.jsonl import SubmissionError, read_jsonl, write_jsonl
-from tenfold.cuge.metrics import (
-    bleu4,
-    distinct,
-    entity_prf,
-    math_accuracy,
-    ndcg,
-    rouge,
-    safe_arithmetic,
-    segmentation_prf,
-    tagging_prf,
-)
-from tenfold.cuge.registry import Registry, RegistryError, cuge_registry, mini_registry
-from tenfold.cuge.scoring import (
-    MatrixScorer,
-    NormalizationError,
-    format_cell,
-    rank_rows,
-    round_half_up,
-    score_tree,
-)
-from tenfold.cuge.submission import SubmissionScore, safe_extract_zip, score_submission
+from __future__ import annotations
 
-__all__ = [
-    "MatrixScorer", "NormalizationError", "Registry", "RegistryError", "SubmissionError", "SubmissionScore",
-    "aggregate", "bleu4", "board_csv", "board_json", "build_leaderboard", "cuge_registry", "distinct", "entity_prf",
-    "format_cell", "kendall_report", "lm_eval_json", "load_scores", "math_accuracy", "mini_registry", "ndcg",
-    "rank_rows", "read_jsonl", "rouge", "round_half_up", "safe_arithmetic", "safe_extract_zip", "score_submission",
-    "score_tree", "scores_from_lm_eval", "segmentation_prf", "tagging_prf", "write_jsonl",
-]
+import importlib
+from typing import Any
+
+# Public name -> module. Resolved lazily (PEP 562) so `tenfold --help` does not import torch.
+_EXPORTS: dict[str, str] = {
+    "MatrixScorer": "scoring",
+    "NormalizationError": "scoring",
+    "Registry": "registry",
+    "RegistryError": "registry",
+    "SubmissionError": "jsonl",
+    "SubmissionScore": "submission",
+    "aggregate": "comparison",
+    "bleu4": "metrics",
+    "board_csv": "board",
+    "board_json": "board",
+    "build_leaderboard": "board",
+    "cuge_registry": "registry",
+    "distinct": "metrics",
+    "entity_prf": "metrics",
+    "format_cell": "scoring",
+    "kendall_report": "comparison",
+    "lm_eval_json": "board",
+    "load_scores": "board",
+    "math_accuracy": "metrics",
+    "mini_registry": "registry",
+    "ndcg": "metrics",
+    "rank_rows": "scoring",
+    "read_jsonl": "jsonl",
+    "rouge": "metrics",
+    "round_half_up": "scoring",
+    "safe_arithmetic": "metrics",
+    "safe_extract_zip": "submission",
+    "score_submission": "submission",
+    "score_tree": "scoring",
+    "scores_from_lm_eval": "board",
+    "segmentation_prf": "metrics",
+    "tagging_prf": "metrics",
+    "write_jsonl": "jsonl",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tenfold.cuge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tenfold.cuge.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -4,44 +4,48 @@ Public API: :class:`DPFMixRelease` (the release), :func:`optimal_m` (the sweet s
 accounting helpers, public-only feature maps, downstream models and the membership-inference check.
 """
 
-from tenfold.dpfmix.accounting import (
-    calibrate_sigma,
-    gdp_advantage_bound,
-    gdp_auc_bound,
-    gdp_mu_from_eps,
-    gdp_mu_from_sigma,
-    gdp_sigma_from_mu,
-    pld_epsilon,
-    prv_epsilon,
-)
-from tenfold.dpfmix.downstream import SoftLabelRidge, SoftmaxRegression, loss_threshold_attack
-from tenfold.dpfmix.features import HOGFeatures, PixelFeatures, PrivateFitError, PublicPCA
-from tenfold.dpfmix.mixing import poisson_mixing_matrix, split_noise
-from tenfold.dpfmix.mstar import U_STAR, OptimalM, closed_form_m, optimal_m
-from tenfold.dpfmix.release import DPFMixRelease, ReleasedData
+from __future__ import annotations
 
-__all__ = [
-    "DPFMixRelease",
-    "HOGFeatures",
-    "OptimalM",
-    "PixelFeatures",
-    "PrivateFitError",
-    "PublicPCA",
-    "ReleasedData",
-    "SoftLabelRidge",
-    "SoftmaxRegression",
-    "U_STAR",
-    "calibrate_sigma",
-    "closed_form_m",
-    "gdp_advantage_bound",
-    "gdp_auc_bound",
-    "gdp_mu_from_eps",
-    "gdp_mu_from_sigma",
-    "gdp_sigma_from_mu",
-    "loss_threshold_attack",
-    "optimal_m",
-    "pld_epsilon",
-    "poisson_mixing_matrix",
-    "prv_epsilon",
-    "split_noise",
-]
+import importlib
+from typing import Any
+
+# Public name -> module. Resolved lazily (PEP 562) so `tenfold --help` does not import torch.
+_EXPORTS: dict[str, str] = {
+    "DPFMixRelease": "release",
+    "HOGFeatures": "features",
+    "OptimalM": "mstar",
+    "PixelFeatures": "features",
+    "PrivateFitError": "features",
+    "PublicPCA": "features",
+    "ReleasedData": "release",
+    "SoftLabelRidge": "downstream",
+    "SoftmaxRegression": "downstream",
+    "U_STAR": "mstar",
+    "calibrate_sigma": "accounting",
+    "closed_form_m": "mstar",
+    "gdp_advantage_bound": "accounting",
+    "gdp_auc_bound": "accounting",
+    "gdp_mu_from_eps": "accounting",
+    "gdp_mu_from_sigma": "accounting",
+    "gdp_sigma_from_mu": "accounting",
+    "loss_threshold_attack": "downstream",
+    "optimal_m": "mstar",
+    "pld_epsilon": "accounting",
+    "poisson_mixing_matrix": "mixing",
+    "prv_epsilon": "accounting",
+    "split_noise": "mixing",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tenfold.dpfmix' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tenfold.dpfmix.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -101,7 +101,7 @@ def mstar_command(
     from rich.console import Console
     from rich.table import Table
 
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
     from tenfold.dpfmix.mstar import optimal_m
 
     rows = []

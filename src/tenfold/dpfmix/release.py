@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tenfold.core.errors import BadConfigError, BadInputError
-from tenfold.core.report import atomic_write_bytes
+from tenfold.core.io import atomic_write_bytes
 from tenfold.dpfmix.accounting import (
     calibrate_sigma,
     check_privacy_target,

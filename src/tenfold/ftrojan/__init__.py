@@ -1,25 +1,40 @@
 """FTrojan (Wang et al., ECCV 2022): an invisible backdoor written into mid/high DCT coefficients of the
 chroma channels, with poisoning, baseline attacks and an attacks x defences harness."""
 
-from tenfold.ftrojan.baselines import BadNetsTrigger, BlendedTrigger, SIGTrigger
-from tenfold.ftrojan.dct import block_dct, block_idct, dct_matrix, rgb_to_ycrcb, ycrcb_to_rgb
-from tenfold.ftrojan.poison import PoisonedSet, poison_clean_label, poison_count, poison_dirty_label
-from tenfold.ftrojan.trigger import DEFAULT_POSITIONS, FrequencyTrigger, analytic_psnr
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_POSITIONS",
-    "BadNetsTrigger",
-    "BlendedTrigger",
-    "FrequencyTrigger",
-    "PoisonedSet",
-    "SIGTrigger",
-    "analytic_psnr",
-    "block_dct",
-    "block_idct",
-    "dct_matrix",
-    "poison_clean_label",
-    "poison_count",
-    "poison_dirty_label",
-    "rgb_to_ycrcb",
-    "ycrcb_to_rgb",
-]
+import importlib
+from typing import Any
+
+# Public name -> module. Resolved lazily (PEP 562) so `tenfold --help` does not import torch.
+_EXPORTS: dict[str, str] = {
+    "BadNetsTrigger": "baselines",
+    "BlendedTrigger": "baselines",
+    "DEFAULT_POSITIONS": "trigger",
+    "FrequencyTrigger": "trigger",
+    "PoisonedSet": "poison",
+    "SIGTrigger": "baselines",
+    "analytic_psnr": "trigger",
+    "block_dct": "dct",
+    "block_idct": "dct",
+    "dct_matrix": "dct",
+    "poison_clean_label": "poison",
+    "poison_count": "poison",
+    "poison_dirty_label": "poison",
+    "rgb_to_ycrcb": "dct",
+    "ycrcb_to_rgb": "dct",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tenfold.ftrojan' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tenfold.ftrojan.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -65,7 +65,7 @@ def _save_npz(path: Path, **arrays) -> None:
 
     import numpy as np
 
-    from tenfold.core.report import atomic_write_bytes
+    from tenfold.core.io import atomic_write_bytes
 
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
@@ -123,7 +123,7 @@ def trigger_command(
     from rich.table import Table
 
     from tenfold.core.data import read_image
-    from tenfold.core.report import atomic_write_bytes
+    from tenfold.core.io import atomic_write_bytes
     from tenfold.ftrojan.metrics import image_quality, to_uint8
 
     trigger = _trigger(magnitude, position, window, channel, None)
@@ -175,7 +175,7 @@ def evaluate_command(
     from rich.progress import Progress
     from rich.table import Table
 
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
     from tenfold.ftrojan.baselines import BadNetsTrigger, BlendedTrigger, SIGTrigger
     from tenfold.ftrojan.harness import DefenceConfig, evaluate_attack
     from tenfold.ftrojan.training import TrainConfig

@@ -107,7 +107,7 @@ def transfer_command(
     """Run internal + external transfer with your model's probabilities and write the augmented h5."""
     import numpy as np
 
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
     from tenfold.ietrans.probabilities_file import (
         candidate_pairs,
         check_alignment,
@@ -176,7 +176,7 @@ def train_command(
     import numpy as np
     from safetensors.torch import save_file
 
-    from tenfold.core.report import atomic_directory, atomic_write_text
+    from tenfold.core.io import atomic_directory, atomic_write_text
     from tenfold.ietrans.pipeline import relation_probabilities
     from tenfold.ietrans.probabilities_file import save_npz
     from tenfold.ietrans.training import PredicateClassifier
@@ -243,7 +243,7 @@ def evaluate_command(
     from rich.console import Console
     from rich.table import Table
 
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
     from tenfold.ietrans.metrics import recall_metrics
 
     try:

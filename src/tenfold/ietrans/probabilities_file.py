@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tenfold.core.errors import BadInputError, MissingDataError
-from tenfold.core.report import atomic_write_bytes
+from tenfold.core.io import atomic_write_bytes
 from tenfold.ietrans.scene_graphs import SceneGraphs
 from tenfold.ietrans.transfer import Candidates, softmax
 

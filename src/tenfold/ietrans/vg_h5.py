@@ -392,7 +392,7 @@ def write_vg_files(
         out.create_dataset("relationships", data=np.concatenate(rels).astype(np.int32))
         out.create_dataset("predicates", data=np.concatenate(preds).reshape(-1, 1).astype(np.int32))
 
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
 
     paths = {"h5": folder / "VG-SGG-with-attri.h5", "dicts": folder / "VG-SGG-dicts-with-attri.json",
              "image_data": folder / "image_data.json"}

@@ -6,57 +6,66 @@ kinetics only with the right state partition (metastable macrostates, recrossing
 temporal resolution.
 """
 
-from tenfold.mdlm.kinetics import (
-    MfptError,
-    PassageStatistics,
-    bootstrap_error,
-    mfpt_error,
-    mfpt_matrix,
-    msm_mfpt_between_sets,
-    passage_statistics,
-    passage_times,
-    populations,
-    total_variation,
-    transitions_per_1e5,
-)
-from tenfold.mdlm.language_model import (
-    KineticLanguageModel,
-    LanguageModelConfig,
-    StateLanguageModel,
-    Vocabulary,
-)
-from tenfold.mdlm.partition import (
-    MacrostateMap,
-    MarkovModelFit,
-    chapman_kolmogorov,
-    cluster_microstates,
-    fit_msm,
-    implied_timescales,
-    min_dwell_filter,
-    nearest_centre_bins,
-    pcca_lumping,
-    transition_based_assignment,
-)
-from tenfold.mdlm.simulation import BASIN_CENTRES, FourWellPotential, simulate, true_basins
-from tenfold.mdlm.study import (
-    KineticsScore,
-    Reference,
-    StatePartition,
-    bins_partition,
-    build_partition,
-    held_out_seeds,
-    score,
-    simulate_msm,
-)
-from tenfold.mdlm.trajectories import as_dtrajs, as_walkers, load_array, read_trajectory
+from __future__ import annotations
 
-__all__ = [
-    "BASIN_CENTRES", "FourWellPotential", "KineticLanguageModel", "KineticsScore", "LanguageModelConfig",
-    "MacrostateMap", "MarkovModelFit", "MfptError", "PassageStatistics", "Reference", "StateLanguageModel",
-    "StatePartition", "Vocabulary", "as_dtrajs", "as_walkers", "bins_partition", "bootstrap_error",
-    "build_partition", "chapman_kolmogorov", "cluster_microstates", "fit_msm", "held_out_seeds",
-    "implied_timescales", "load_array", "mfpt_error", "mfpt_matrix", "min_dwell_filter", "msm_mfpt_between_sets",
-    "nearest_centre_bins", "passage_statistics", "passage_times", "pcca_lumping", "populations",
-    "read_trajectory", "score", "simulate", "simulate_msm", "total_variation", "transition_based_assignment",
-    "transitions_per_1e5", "true_basins",
-]
+import importlib
+from typing import Any
+
+# Public name -> module. Resolved lazily (PEP 562) so `tenfold --help` does not import torch.
+_EXPORTS: dict[str, str] = {
+    "BASIN_CENTRES": "simulation",
+    "FourWellPotential": "simulation",
+    "KineticLanguageModel": "language_model",
+    "KineticsScore": "study",
+    "LanguageModelConfig": "language_model",
+    "MacrostateMap": "partition",
+    "MarkovModelFit": "partition",
+    "MfptError": "kinetics",
+    "PassageStatistics": "kinetics",
+    "Reference": "study",
+    "StateLanguageModel": "language_model",
+    "StatePartition": "study",
+    "Vocabulary": "language_model",
+    "as_dtrajs": "trajectories",
+    "as_walkers": "trajectories",
+    "bins_partition": "study",
+    "bootstrap_error": "kinetics",
+    "build_partition": "study",
+    "chapman_kolmogorov": "partition",
+    "cluster_microstates": "partition",
+    "fit_msm": "partition",
+    "held_out_seeds": "study",
+    "implied_timescales": "partition",
+    "load_array": "trajectories",
+    "mfpt_error": "kinetics",
+    "mfpt_matrix": "kinetics",
+    "min_dwell_filter": "partition",
+    "msm_mfpt_between_sets": "kinetics",
+    "nearest_centre_bins": "partition",
+    "passage_statistics": "kinetics",
+    "passage_times": "kinetics",
+    "pcca_lumping": "partition",
+    "populations": "kinetics",
+    "read_trajectory": "trajectories",
+    "score": "study",
+    "simulate": "simulation",
+    "simulate_msm": "study",
+    "total_variation": "kinetics",
+    "transition_based_assignment": "partition",
+    "transitions_per_1e5": "kinetics",
+    "true_basins": "simulation",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tenfold.mdlm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tenfold.mdlm.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

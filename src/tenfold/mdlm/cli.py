@@ -18,7 +18,7 @@ app = typer.Typer(help="Language models of MD kinetics (LSTM/Transformer) compar
 def _save_npy(path: Path, array) -> None:
     import numpy as np
 
-    from tenfold.core.report import atomic_write_bytes
+    from tenfold.core.io import atomic_write_bytes
 
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
@@ -28,7 +28,7 @@ def _save_npy(path: Path, array) -> None:
 def _save_npz(path: Path, **arrays) -> None:
     import numpy as np
 
-    from tenfold.core.report import atomic_write_bytes
+    from tenfold.core.io import atomic_write_bytes
 
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
@@ -270,7 +270,7 @@ def compare(
     from rich.table import Table
 
     from tenfold.core.experiment import _jsonable
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
     from tenfold.mdlm.kinetics import check_chain_length, check_resolution
     from tenfold.mdlm.partition import transition_based_assignment
     from tenfold.mdlm.study import Reference, score, simulate_msm

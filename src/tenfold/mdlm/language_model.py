@@ -173,7 +173,7 @@ class KineticLanguageModel:
         """Write weights, config and vocabulary to one file (atomically)."""
         import torch
 
-        from tenfold.core.report import atomic_write_bytes
+        from tenfold.core.io import atomic_write_bytes
 
         buffer = io.BytesIO()
         torch.save({"state_dict": self.network.state_dict(), "config": json.dumps(asdict(self.config)),

@@ -4,53 +4,53 @@ Public API: the :class:`SGLD` optimizer with an explicit inverse temperature, te
 per-example gradients, the trajectory runner that accumulates leakage, the bounds, and the leakage audit.
 """
 
-from tenfold.sgld.audit import MembershipAudit, clopper_pearson, empirical_epsilon, membership_audit
-from tenfold.sgld.bounds import (
-    bound_dp,
-    bound_kl,
-    bound_li,
-    bound_lipschitz,
-    bound_mou,
-    bound_negrea,
-    bound_pensia,
-    dp_noise_multiplier,
-    dp_total_variation,
-)
-from tenfold.sgld.canary import CanaryAudit, canary_audit
-from tenfold.sgld.grid import GridResult, grid_study
-from tenfold.sgld.models import LinearSoftmax
-from tenfold.sgld.optimizer import SGLD
-from tenfold.sgld.per_example import check_per_example_compatible, clip_per_example, per_example_gradients
-from tenfold.sgld.temperature import CONVENTIONS, inverse_temperature, noise_std
-from tenfold.sgld.trajectory import LangevinRun, Snapshot, run_sgld
+from __future__ import annotations
 
-__all__ = [
-    "CONVENTIONS",
-    "CanaryAudit",
-    "SGLD",
-    "GridResult",
-    "LangevinRun",
-    "LinearSoftmax",
-    "MembershipAudit",
-    "Snapshot",
-    "bound_dp",
-    "canary_audit",
-    "bound_kl",
-    "bound_li",
-    "bound_lipschitz",
-    "bound_mou",
-    "bound_negrea",
-    "bound_pensia",
-    "check_per_example_compatible",
-    "clip_per_example",
-    "clopper_pearson",
-    "dp_noise_multiplier",
-    "dp_total_variation",
-    "empirical_epsilon",
-    "grid_study",
-    "inverse_temperature",
-    "membership_audit",
-    "noise_std",
-    "per_example_gradients",
-    "run_sgld",
-]
+import importlib
+from typing import Any
+
+# Public name -> module. Resolved lazily (PEP 562) so `tenfold --help` does not import torch.
+_EXPORTS: dict[str, str] = {
+    "CONVENTIONS": "temperature",
+    "CanaryAudit": "canary",
+    "GridResult": "grid",
+    "LangevinRun": "trajectory",
+    "LinearSoftmax": "models",
+    "MembershipAudit": "audit",
+    "SGLD": "optimizer",
+    "Snapshot": "trajectory",
+    "bound_dp": "bounds",
+    "bound_kl": "bounds",
+    "bound_li": "bounds",
+    "bound_lipschitz": "bounds",
+    "bound_mou": "bounds",
+    "bound_negrea": "bounds",
+    "bound_pensia": "bounds",
+    "canary_audit": "canary",
+    "check_per_example_compatible": "per_example",
+    "clip_per_example": "per_example",
+    "clopper_pearson": "audit",
+    "dp_noise_multiplier": "bounds",
+    "dp_total_variation": "bounds",
+    "empirical_epsilon": "audit",
+    "grid_study": "grid",
+    "inverse_temperature": "temperature",
+    "membership_audit": "audit",
+    "noise_std": "temperature",
+    "per_example_gradients": "per_example",
+    "run_sgld": "trajectory",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tenfold.sgld' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"tenfold.sgld.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

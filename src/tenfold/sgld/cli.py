@@ -53,7 +53,7 @@ def grid_command(
     from rich.progress import Progress
 
     from tenfold.core.errors import BadConfigError
-    from tenfold.core.report import atomic_write_text
+    from tenfold.core.io import atomic_write_text
     from tenfold.sgld.experiment import _plot_bounds
     from tenfold.sgld.grid import check_grid_arguments, grid_study
 
