@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     _mount_method_commands()
     _one_line_warnings()
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False, prog_name="tenfold")
     except TenfoldError as error:
         _fail(str(error))
     except click.exceptions.Exit as done:

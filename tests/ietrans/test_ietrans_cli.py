@@ -22,7 +22,7 @@ def workspace(tmp_path_factory):
     """A synthetic VG folder, its pairs.npz, a 1-epoch PairMLP and its probs.npz (built once)."""
     root = tmp_path_factory.mktemp("ietrans_cli")
     vg = root / "vg"
-    assert run(["synth", str(vg), "--train", "40", "--test", "15", "--seed", "3"]) == 0
+    assert run(["synth", "-o", str(vg), "--train", "40", "--test", "15", "--seed", "3"]) == 0
     files = ["--h5", str(vg / "VG-SGG-with-attri.h5"), "--dicts", str(vg / "VG-SGG-dicts-with-attri.json")]
     assert run(["pairs", *files, "-o", str(root / "pairs.npz")]) == 0
     assert (
@@ -75,7 +75,7 @@ def test_transfer_bad_inputs_fail_cleanly(workspace, capsys):
     root, _, files = workspace
     out = root / "never.h5"
     probs = str(root / "probs.npz")
-    expect_error(["transfer", *files, "--probs", probs, "-o", str(out), "--k-int", "1.5"], capsys, "k_int")
+    expect_error(["transfer", *files, "--probs", probs, "-o", str(out), "--k-int", "1.5"], capsys, "--k-int")
     expect_error(["transfer", *files, "--probs", probs, "-o", str(out), "--head", "flying saucer"], capsys, "unknown")
     bad = dict(np.load(probs))
     bad["rel_probs"] = bad["rel_probs"][:, :-1]
@@ -101,5 +101,31 @@ def test_other_commands_fail_cleanly(workspace, capsys, tmp_path):
     assert not (tmp_path / "m").exists()
     expect_error(["evaluate", *files, "--model", str(tmp_path)], capsys, "config.json")
     expect_error(["evaluate", *files, "--model", str(root / "model"), "--k", "a,b"], capsys, "--k")
-    expect_error(["synth", str(tmp_path / "s"), "--train", "0"], capsys, "--train")
+    expect_error(["synth", "-o", str(tmp_path / "s"), "--train", "0"], capsys, "--train")
     assert not (tmp_path / "s").exists()
+
+
+def test_unannotated_training_images_feed_the_external_transfer(tmp_path):
+    """The official relabelling scores pairs of every training image, annotated or not; so do we."""
+    from tenfold.ietrans.synth import make_synth
+    from tenfold.ietrans.vg_h5 import write_vg_files
+
+    _, train, test = make_synth(5, 40, 10)
+    graphs = train.annotated
+    blank = np.arange(0, graphs.num_images, 4)  # every fourth image loses its annotations
+    graphs = graphs.with_relations(graphs.relations[~np.isin(graphs.relation_image, blank)])
+    paths = write_vg_files(tmp_path / "vg", {"train": graphs, "test": test.annotated})
+    files = ["--h5", str(paths["h5"]), "--dicts", str(paths["dicts"])]
+    assert run(["pairs", *files, "-o", str(tmp_path / "pairs.npz")]) == 0
+    candidate_rows = set(np.load(tmp_path / "pairs.npz")["cand_h5_rows"].tolist())
+    assert candidate_rows & set(blank.tolist()), "no candidate from an unannotated image"
+    assert run(["train", *files, "-o", str(tmp_path / "m"), "--model", "pairmlp", "--epochs", "1",
+                "--background-ratio", "3", "--probs-out", str(tmp_path / "probs.npz")]) == 0
+    probs = np.load(tmp_path / "probs.npz")
+    assert len(probs["cand_probs"]) == len(np.load(tmp_path / "pairs.npz")["cand_boxes"])
+    out = tmp_path / "out.h5"
+    assert run(["transfer", *files, "--probs", str(tmp_path / "probs.npz"), "-o", str(out), "--head", "",
+                "--k-ext", "1.0"]) == 0
+    enhanced = read_vg_h5(out, paths["dicts"])
+    gained = set(enhanced.h5_rows[np.unique(enhanced.relation_image)].tolist()) & set(blank.tolist())
+    assert gained, "the external transfer added nothing to the unannotated images"

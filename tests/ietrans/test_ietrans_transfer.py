@@ -76,6 +76,25 @@ def test_floor_of_a_tiny_pool_moves_nothing_but_ceil_moves_one(make_graphs, make
     assert internal_transfer(graphs, probs, 0.7, rounding="ceil").predicates[0] == RIDING
 
 
+def test_official_rounding_is_int_of_k_times_n_on_doubles():
+    from tenfold.ietrans.transfer import _keep_count
+
+    sizes = np.arange(0, 200)
+    official = _keep_count(sizes, 0.7, "official")
+    # A hand port of the official `int(len(idxs) * topk_percent)`.
+    assert official.tolist() == [int(n * 0.7) for n in sizes.tolist()]
+    assert official[90] == 62 and _keep_count(np.array([90]), 0.7, "floor")[0] == 63  # 90 * 0.7 = 62.99999999999999
+    assert _keep_count(np.array([1]), 0.7, "official")[0] == 0  # a pool of one never moves
+
+
+def test_official_rounding_changes_only_the_pools_where_floating_point_bites(make_graphs, make_probabilities):
+    triplets = [(MAN, ON, HORSE)] * 90 + [(MAN, RIDING, HORSE)] * 10 + [(TABLE, ON, CUP)] * 900
+    graphs = make_graphs(triplets, 4, 3)
+    probs = make_probabilities([[0.3, 0.6, 0.1]] * 90 + [[0.6, 0.35, 0.05]] * 10 + [[0.9, 0.05, 0.05]] * 900)
+    assert internal_transfer(graphs, probs, 0.7).report["changed"] == 63
+    assert internal_transfer(graphs, probs, 0.7, rounding="official").report["changed"] == 62
+
+
 def test_conflicts_go_to_the_target_with_highest_attraction(make_graphs, make_probabilities):
     # One "on" relation of (man, horse) is wanted by riding (A = 1/2) and by OTHER (A = 1/1).
     triplets = [(MAN, ON, HORSE), (MAN, RIDING, HORSE), (MAN, OTHER, HORSE)]

@@ -183,3 +183,29 @@ def test_missing_files_and_bad_dicts(vg_files, tmp_path):
     (tmp_path / "notes.h5").write_text("not hdf5")
     with pytest.raises(BadInputError, match="HDF5"):
         read_vg_h5(tmp_path / "notes.h5", paths["dicts"])
+
+
+def test_unannotated_training_images_are_read_when_asked(tmp_path):
+    train = tiny_split(0, images=4)
+    keep = train.relation_image != 3  # image 3 keeps its boxes but loses every relation
+    train = train.with_relations(train.relations[keep])
+    paths = write_vg_files(tmp_path / "vg", {"train": train, "test": tiny_split(1, images=2)})
+    assert read(paths).num_images == 3  # the official training filter drops it
+    everything = read(paths, filter_empty_rels=False)
+    assert everything.num_images == 4 and everything.h5_rows.tolist() == [0, 1, 2, 3]
+    np.testing.assert_array_equal(everything.relations, train.relations)
+
+
+def test_dicts_file_loads_like_the_standard_vg_loader(vg_files):
+    """Scene-Graph-Benchmark's load_info adds __background__ to each *_to_idx table and sorts by index; its
+    load_graphs reads the attributes dataset. Both must work on what we write."""
+    paths, train, _ = vg_files
+    info = json.loads(paths["dicts"].read_text())
+    for table in ("label_to_idx", "predicate_to_idx", "attribute_to_idx"):
+        info[table]["__background__"] = 0
+        names = sorted(info[table], key=lambda k: info[table][k])
+        assert names[0] == "__background__"
+    assert info["idx_to_attribute"] == {}
+    assert sum(info["predicate_count"].values()) == train.num_relations + 3  # train (6) + test (3) relations
+    with h5py.File(paths["h5"], "r") as h5:
+        assert h5["attributes"].shape == (len(h5["labels"]), 10)

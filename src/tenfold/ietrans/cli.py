@@ -28,19 +28,48 @@ IMAGE_DATA = Annotated[
 VAL_MODE = Annotated[str, typer.Option(help="auto, flag (split=1 images) or carve (val from the end of train)")]
 
 
-def _read(h5: Path, dicts: Path, image_data: Path | None, split: str = "train", val_mode: str = "auto"):
+def _check_inputs(h5: Path, dicts: Path, image_data: Path | None = None) -> None:
+    """The three VG files exist and are files, before any work."""
+    from tenfold.core.io import check_input_file
+
+    check_input_file(h5, option="--h5", what="VG-SGG h5 file")
+    check_input_file(dicts, option="--dicts", what="VG-SGG dicts JSON")
+    if image_data is not None:
+        check_input_file(image_data, option="--image-data", what="image_data.json")
+
+
+def _read(
+    h5: Path,
+    dicts: Path,
+    image_data: Path | None,
+    split: str = "train",
+    val_mode: str = "auto",
+    *,
+    include_unannotated: bool = False,
+):
+    """One split; ``include_unannotated`` keeps images with boxes but no relation (external-transfer candidates,
+    as the official relabelling does), otherwise only images with relations (the official training filter)."""
     import warnings
 
     from tenfold.ietrans.vg_h5 import read_vg_h5
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        graphs = read_vg_h5(h5, dicts, split=split, image_data_path=image_data, val_mode=val_mode)
+        graphs = read_vg_h5(
+            h5, dicts, split=split, image_data_path=image_data, val_mode=val_mode,
+            filter_empty_rels=not include_unannotated,
+        )
     for warning in caught:
         typer.echo(f"warning: {warning.message}", err=True)
-    if graphs.num_images == 0:
+    if graphs.num_relations == 0:
         raise BadInputError(f"the {split} split of {h5} has no image with relations")
     return graphs
+
+
+def _share(name: str, value: float) -> float:
+    from tenfold.core.validation import check_number
+
+    return check_number(name, value, low=0.0, high=1.0)
 
 
 def _head_ids(names: tuple[str, ...], head: str | None) -> tuple[int, ...]:
@@ -64,14 +93,20 @@ def pairs_command(
     image_data: IMAGE_DATA = None,
     val_mode: VAL_MODE = "auto",
 ) -> None:
-    """List the training relations and the external candidates your model must score (pairs.npz)."""
+    """List the training relations and the external candidates your model must score (pairs.npz).
+
+    Candidates include training images that have boxes but no annotated relation, as the official code does.
+    """
     import numpy as np
 
+    from tenfold.core.io import check_output_path
     from tenfold.ietrans.probabilities_file import h5_box_indices, save_npz
     from tenfold.ietrans.transfer import external_candidates
     from tenfold.ietrans.vg_h5 import read_first_box
 
-    graphs = _read(h5, dicts, image_data, val_mode=val_mode)
+    _check_inputs(h5, dicts, image_data)
+    check_output_path(output, suffixes=(".npz",))
+    graphs = _read(h5, dicts, image_data, val_mode=val_mode, include_unannotated=True)
     first_box = read_first_box(h5)
     candidates = external_candidates(graphs)
     rel = graphs.relations
@@ -99,15 +134,21 @@ def transfer_command(
     head: Annotated[
         str | None, typer.Option(help="comma-separated predicates never added externally (default: VG-50's 15)")
     ] = None,
-    rounding: Annotated[str, typer.Option(help="floor (official), round or ceil of k x pool size")] = "floor",
+    rounding: Annotated[
+        str, typer.Option(help="k x pool size: floor (default), official (the official code's int(k*n)), round or ceil")
+    ] = "floor",
     report: Annotated[Path | None, typer.Option(help="JSON report path (default: OUTPUT with .json)")] = None,
     image_data: IMAGE_DATA = None,
     val_mode: VAL_MODE = "auto",
 ) -> None:
-    """Run internal + external transfer with your model's probabilities and write the augmented h5."""
+    """Run internal + external transfer with your model's probabilities and write the augmented h5.
+
+    Candidates include unannotated training images (official). Ties, rounding and the merge follow
+    `tenfold.ietrans.transfer`'s notes: stable ranking, internal labels win, no pair is annotated twice.
+    """
     import numpy as np
 
-    from tenfold.core.io import atomic_write_text
+    from tenfold.core.io import atomic_write_text, check_input_file, check_output_path
     from tenfold.ietrans.probabilities_file import (
         candidate_pairs,
         check_alignment,
@@ -118,10 +159,14 @@ def transfer_command(
     from tenfold.ietrans.transfer import TransferConfig, external_candidates, ietrans_transfer
     from tenfold.ietrans.vg_h5 import read_first_box, write_transferred_h5
 
-    config = TransferConfig(k_int=k_int, k_ext=k_ext, rounding=rounding)
+    config = TransferConfig(k_int=_share("--k-int", k_int), k_ext=_share("--k-ext", k_ext), rounding=rounding)
     config.validate()
+    _check_inputs(h5, dicts, image_data)
+    check_input_file(probs, option="--probs", what="probabilities .npz")
+    check_output_path(output, suffixes=(".h5",))
+    report_path = check_output_path(report or output.with_suffix(".json"), option="--report", suffixes=(".json",))
     arrays = load_npz(probs)
-    graphs = _read(h5, dicts, image_data, val_mode=val_mode)
+    graphs = _read(h5, dicts, image_data, val_mode=val_mode, include_unannotated=True)
     config.head_predicates = _head_ids(graphs.predicate_names, head)
     first_box = read_first_box(h5)
     num_p = graphs.num_predicates
@@ -143,7 +188,6 @@ def transfer_command(
             arrays, "cand_boxes", np.stack([h5_box_indices(graphs, pairs[:, 0], first_box), h5_box_indices(graphs, pairs[:, 1], first_box)], 1)
         )
     result = ietrans_transfer(graphs, rel_probs, candidates, cand_probs, config)
-    report_path = report or output.with_suffix(".json")
     write_transferred_h5(h5, output, result.graphs)
     atomic_write_text(report_path, json.dumps(result.report, indent=1))
     internal = result.report.get("internal", {})
@@ -172,56 +216,76 @@ def train_command(
     image_data: IMAGE_DATA = None,
     val_mode: VAL_MODE = "auto",
 ) -> None:
-    """Train a predicate classifier (PredCls: labels + boxes) on the h5's training split."""
-    import numpy as np
-    from safetensors.torch import save_file
+    """Train a predicate classifier (PredCls: labels + boxes) on the h5's training split (images with relations).
 
-    from tenfold.core.io import atomic_directory, atomic_write_text
+    ``--probs-out`` scores every training relation and every external candidate, unannotated images included.
+    """
+    import numpy as np
+
+    from tenfold.core.io import (
+        atomic_directory,
+        atomic_save_safetensors,
+        atomic_write_text,
+        check_output_path,
+    )
+    from tenfold.core.validation import check_number
     from tenfold.ietrans.pipeline import relation_probabilities
     from tenfold.ietrans.probabilities_file import save_npz
+    from tenfold.ietrans.scene_graphs import images_with_relations, select_images
     from tenfold.ietrans.training import PredicateClassifier
     from tenfold.ietrans.transfer import external_candidates
 
+    check_number("--epochs", epochs, low=1, integer=True)
+    check_number("--lr", lr, low=0.0, low_open=True, high=10.0)
+    check_number("--background-ratio", background_ratio, low=0.0, allow_none=True)
+    check_number("--seed", seed, low=0, integer=True)
+    _check_inputs(h5, dicts, image_data)
+    check_output_path(output, kind="directory")
+    if probs_out is not None:
+        check_output_path(probs_out, option="--probs-out", suffixes=(".npz",))
     classifier = PredicateClassifier(
         model=model, loss=loss, epochs=epochs, lr=lr, background_ratio=background_ratio,
         frequency_bias=frequency_bias, seed=seed, progress=True,
     )
     classifier.validate()
     if output.exists() and any(output.iterdir()):
-        raise BadConfigError(f"{output} exists and is not empty; choose a new folder")
-    graphs = _read(h5, dicts, image_data, val_mode=val_mode)
+        raise BadConfigError(f"--output {output} exists and is not empty; choose a new folder")
+    everything = _read(h5, dicts, image_data, val_mode=val_mode, include_unannotated=probs_out is not None)
+    graphs = select_images(everything, images_with_relations(everything))
     classifier.fit(graphs)
     with atomic_directory(output) as staging:
-        state = {k: v.detach().cpu().contiguous() for k, v in classifier.network_.state_dict().items()}
-        save_file(state, str(staging / "model.safetensors"))
+        atomic_save_safetensors(staging / "model.safetensors", {k: v.cpu() for k, v in classifier.network_.state_dict().items()})
         atomic_write_text(staging / "config.json", json.dumps(classifier.state(), indent=1))
     typer.echo(f"{output}: model trained, final loss {classifier.history_[-1]:.4f}")
     if probs_out is not None:
-        pair_probs, rel_probs = relation_probabilities(classifier, graphs)
-        candidates = external_candidates(graphs)
+        pair_probs, rel_probs = relation_probabilities(classifier, everything)
+        candidates = external_candidates(everything)
         save_npz(probs_out, rel_probs=rel_probs.astype(np.float32), cand_probs=pair_probs[candidates.pair_rows].astype(np.float32))
-        typer.echo(f"{probs_out}: probabilities for {graphs.num_relations} relations and {len(candidates)} candidates")
+        typer.echo(f"{probs_out}: probabilities for {everything.num_relations} relations and {len(candidates)} candidates")
 
 
 def load_classifier(folder: Path):
     """Rebuild a PredicateClassifier saved by `train`."""
     import numpy as np
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from tenfold.core.io import check_input_dir, read_json
     from tenfold.ietrans.training import PredicateClassifier
 
+    check_input_dir(folder, option="--model", what="model folder written by `tenfold ietrans train`")
     config_path, weights_path = folder / "config.json", folder / "model.safetensors"
     if not config_path.is_file() or not weights_path.is_file():
-        raise MissingDataError(f"{folder} does not hold config.json and model.safetensors from `tenfold ietrans train`")
+        raise MissingDataError(f"--model {folder} does not hold config.json and model.safetensors from `tenfold ietrans train`")
+    state = read_json(config_path, option="--model")
     try:
-        state = json.loads(config_path.read_text())
         prior = state.pop("prior")
         shape = (state.pop("num_object_classes"), state.pop("num_predicates"), state.pop("feature_dim"))
         classifier = PredicateClassifier(**state)
         classifier.build(*shape)
         classifier.network_.load_state_dict(load_file(str(weights_path)))
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise BadInputError(f"{folder} holds a model this version cannot load: {error}") from None
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, SafetensorError) as error:
+        raise BadInputError(f"--model {folder} holds a model this version cannot load ({error}); retrain it") from None
     classifier.prior_ = None if prior is None else np.asarray(prior)
     return classifier
 
@@ -243,16 +307,25 @@ def evaluate_command(
     from rich.console import Console
     from rich.table import Table
 
-    from tenfold.core.io import atomic_write_text
+    from tenfold.core.io import atomic_write_text, check_output_path
+    from tenfold.core.validation import check_number
     from tenfold.ietrans.metrics import recall_metrics
 
     try:
         k_values = tuple(int(k) for k in ks.split(","))
     except ValueError:
         raise BadConfigError(f"--k {ks!r} must be comma-separated integers") from None
+    for k in k_values:
+        check_number("--k", k, low=1)
+    check_number("--logit-adjustment", logit_adjustment, low=0.0, high=10.0)
+    if split not in ("test", "val"):
+        raise BadConfigError(f"--split {split!r}; use test or val")
+    _check_inputs(h5, dicts, image_data)
+    if json_out is not None:
+        check_output_path(json_out, option="--json", suffixes=(".json",))
+    graphs = _read(h5, dicts, image_data, split=split, val_mode=val_mode)
     classifier = load_classifier(model)
     classifier.logit_adjustment = logit_adjustment
-    graphs = _read(h5, dicts, image_data, split=split, val_mode=val_mode)
     metrics = recall_metrics(graphs, classifier.predict_proba(graphs), ks=k_values, graph_constraint=not no_graph_constraint)
     table = Table(title=f"PredCls on {split} ({metrics['images_evaluated']} images)")
     for column in ("K", "R", "mR", "F"):
@@ -266,7 +339,7 @@ def evaluate_command(
 
 @app.command("synth")
 def synth_command(
-    output: Annotated[Path, typer.Argument(help="folder for the VG-format files")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="folder for the VG-format files")],
     seed: Annotated[int, typer.Option(help="world and sampling seed")] = 0,
     train_images: Annotated[int, typer.Option("--train", help="training images")] = 2500,
     test_images: Annotated[int, typer.Option("--test", help="test images")] = 1000,
@@ -274,13 +347,21 @@ def synth_command(
     beta: Annotated[float, typer.Option(help="P(a true relation is annotated)")] = 0.6,
 ) -> None:
     """Write a SynthSGG world as VG-150 files (biased labels; latent test truth in latent/)."""
+    from tenfold.core.io import atomic_directory, check_output_path
+    from tenfold.core.validation import check_number
     from tenfold.ietrans.synth import SynthConfig, make_synth
     from tenfold.ietrans.vg_h5 import write_vg_files
 
-    if train_images < 1 or test_images < 1:
-        raise BadConfigError("--train and --test must be at least 1")
+    check_number("--train", train_images, low=1, high=1_000_000, integer=True)
+    check_number("--test", test_images, low=1, high=1_000_000, integer=True)
+    check_number("--alpha", alpha, low=0.0, high=1.0)
+    check_number("--beta", beta, low=0.0, high=1.0, low_open=True)
+    check_number("--seed", seed, low=0, integer=True)
+    check_output_path(output, kind="directory")
     _, train, test = make_synth(seed, train_images, test_images, SynthConfig(alpha=alpha, beta=beta))
-    paths = write_vg_files(output, {"train": train.annotated, "test": test.annotated})
-    write_vg_files(output / "latent", {"train": train.latent, "test": test.latent})
+    with atomic_directory(output) as staging:
+        write_vg_files(staging, {"train": train.annotated, "test": test.annotated})
+        write_vg_files(staging / "latent", {"train": train.latent, "test": test.latent})
+    paths = {"h5": output / "VG-SGG-with-attri.h5"}
     typer.echo(f"{paths['h5']}: {train_images} train / {test_images} test images (pair appearance is not stored)")
 

@@ -11,14 +11,12 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from tenfold.core.errors import BadInputError, MissingDataError
-from tenfold.core.io import atomic_write_bytes
+from tenfold.core.errors import BadInputError
+from tenfold.core.io import atomic_save_npz, read_npz
 from tenfold.ietrans.scene_graphs import SceneGraphs
 from tenfold.ietrans.transfer import Candidates, softmax
 
@@ -30,22 +28,13 @@ def h5_box_indices(graphs: SceneGraphs, global_objects: np.ndarray, first_box: n
 
 
 def save_npz(path: Path, **arrays: np.ndarray) -> None:
-    """np.savez_compressed through a temp file and a rename."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    """Compressed .npz, written atomically."""
+    atomic_save_npz(Path(path), arrays)
 
 
-def load_npz(path: Path) -> dict[str, np.ndarray]:
+def load_npz(path: Path, option: str = "--probs") -> dict[str, np.ndarray]:
     """Arrays of an .npz without unpickling anything."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingDataError(f"probabilities file {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as error:
-        raise BadInputError(f"{path} is not a readable .npz of plain arrays: {error}") from None
+    return read_npz(path, option=option)
 
 
 def probabilities_from(arrays: dict[str, np.ndarray], prefix: str, rows: int, num_predicates: int) -> np.ndarray | None:

@@ -5,6 +5,26 @@ the model confuses them with; external transfer (spec 1.4) labels confidently no
 pairs. Every stage is a numpy group-by (``np.unique`` / ``bincount`` / ``lexsort``): no per-relation loop.
 Probabilities are over all P + 1 classes (index 0 = background); renormalising a slice of softmax(z)
 equals the softmax of that slice of z, so logits from any model work through :func:`softmax`.
+
+Choices that the paper leaves open, stated once:
+
+- Rounding of k x pool size. ``floor`` (default) is floor(k n) with a 1e-9 guard, so 0.7 x 30 keeps 21
+  although 0.7 * 30 is 20.999999999999996 in floating point; ``official`` is the official code's
+  ``int(k * n)`` on doubles, which keeps 20 there (use it to match the official output bit for bit);
+  ``round`` and ``ceil`` are offered for small data. With any floor, a pool smaller than 1 / k moves
+  nothing: k_I = 0.7 never relabels a pool of one, and a tiny k_E (k_E x candidates < 1) adds no external
+  relation at all; the report says so through ``kept = 0``.
+- Ties. Pools are ranked by (-P(target), relation index), candidates by (NA score, candidate index): stable,
+  so the output is a pure function of the inputs. A relation picked by several targets takes the one
+  with the highest attraction A; equal A goes to the lowest predicate id (the official loop keeps the
+  first target it meets, so its result depends on the order it visits triplet types; ours does not).
+- Merge. Internal labels stay on every annotated pair; an external triplet is added only on a pair that
+  is not annotated, over the union of images (spec 1.4 step 6). The official VG-50 ``combine.py`` compares
+  (n_ext, 2, 1) with (1, 2, n_int) and reduces ``all`` over the annotated pairs instead of over the two
+  coordinates, so it drops an external pair whose subject equals the subject of every annotated pair of
+  the image, or whose object equals every annotated object (always, in an image with one annotated
+  relation that shares either end): about 2.4% of external relations. It also loops only over images that
+  have external candidates. We follow the paper and keep both.
 """
 
 from __future__ import annotations
@@ -24,7 +44,7 @@ from tenfold.ietrans.scene_graphs import (
     pair_index,
 )
 
-ROUNDING = ("floor", "round", "ceil")
+ROUNDING = ("floor", "official", "round", "ceil")
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -55,10 +75,12 @@ def check_probabilities(probabilities: np.ndarray, rows: int, num_predicates: in
 
 
 def _keep_count(n: np.ndarray, share: float, rounding: str) -> np.ndarray:
-    """How many of a pool of n to take for a share k: floor (official), round or ceil of k * n."""
+    """How many of a pool of n to take for a share k: floor, official int(k * n), round or ceil of k * n."""
     raw = share * n.astype(np.float64)
     if rounding == "floor":
         return np.floor(raw + 1e-9).astype(np.int64)
+    if rounding == "official":
+        return np.trunc(raw).astype(np.int64)
     if rounding == "ceil":
         return np.ceil(raw - 1e-9).astype(np.int64)
     return np.floor(raw + 0.5).astype(np.int64)
@@ -117,8 +139,8 @@ def internal_transfer(
     ``relation_probabilities`` (n_rel, P + 1) are the base model's probabilities for each annotated relation.
     For each triplet type t = (s, p, o): the confusion set is the predicates ranked above p by the summed
     foreground distribution; kept sources g have A(s, g, o) < A(s, p, o); the pool (relations of (s, o)
-    labelled with a kept g) is ranked by P(p) (stable, ties by relation index) and the top round(k_int * |pool|)
-    become p. A relation picked by several targets takes the one with the highest A (ties: lowest predicate id).
+    labelled with a kept g) is ranked by P(p) (stable, ties by relation index) and the top k_int * |pool|
+    (rounded as ``rounding`` says; see the module notes) become p. A relation picked by several targets takes the one with the highest A (ties: lowest predicate id).
     """
     k_int = _check_share(k_int, "k_int")
     if rounding not in ROUNDING:
@@ -316,7 +338,8 @@ def external_transfer(
     """Label the k_ext share of candidates the model is surest are not background (spec 1.4).
 
     NA score = P(background) after restricting to KB ∪ {0}; candidates sorted by it ascending (stable); the
-    first round(k_ext * n) keep label argmax over their KB predicates; then head predicates are dropped.
+    first k_ext * n (rounded as ``rounding`` says) keep label argmax over their KB predicates; then head
+    predicates are dropped.
     """
     k_ext = _check_share(k_ext, "k_ext")
     if rounding not in ROUNDING:
@@ -370,7 +393,8 @@ def merge_transfers(graphs: SceneGraphs, internal_predicates: np.ndarray, extern
 
 @dataclass
 class TransferConfig:
-    """IETrans knobs (official VG-50 defaults): shares of each pool, head exclusion, rounding of k * n."""
+    """IETrans knobs (official VG-50 defaults): shares of each pool, head exclusion, rounding of k * n
+    (floor, official, round, ceil: see the module notes)."""
 
     k_int: float = 0.7
     k_ext: float = 1.0

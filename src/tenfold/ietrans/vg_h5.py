@@ -8,14 +8,13 @@ named error instead of a CUDA index assert later. The writer rewrites only the r
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from tenfold.core.errors import BadConfigError, BadInputError, MissingDataError
+from tenfold.core.errors import BadConfigError, BadInputError
+from tenfold.core.io import atomic_file, atomic_write_text, check_input_file, read_json
 from tenfold.ietrans.scene_graphs import SceneGraphs, clean_relations
 
 PER_IMAGE = ("split", "img_to_first_box", "img_to_last_box", "img_to_first_rel", "img_to_last_rel")
@@ -36,12 +35,7 @@ def _ranges(first: np.ndarray, last: np.ndarray) -> np.ndarray:
 def read_dicts(path: str | Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Object and predicate names (index 0 = "__background__") from ``VG-SGG-dicts-with-attri.json``."""
     path = Path(path)
-    if not path.is_file():
-        raise MissingDataError(f"dicts file {path} does not exist")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BadInputError(f"{path} is not valid JSON: {error}") from None
+    data = read_json(path, option="--dicts")
     names = []
     for key in ("idx_to_label", "idx_to_predicate"):
         table = data.get(key) if isinstance(data, dict) else None
@@ -60,12 +54,7 @@ def read_dicts(path: str | Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def read_image_data(path: str | Path, expected_rows: int) -> np.ndarray:
     """(width, height) per h5 row from ``image_data.json`` after dropping the 4 corrupted images."""
     path = Path(path)
-    if not path.is_file():
-        raise MissingDataError(f"image_data file {path} does not exist")
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BadInputError(f"{path} is not valid JSON: {error}") from None
+    entries = read_json(path, option="--image-data")
     if not isinstance(entries, list):
         raise BadInputError(f"{path} must be a JSON list of {{image_id, width, height, ...}}")
     try:
@@ -86,12 +75,11 @@ def read_image_data(path: str | Path, expected_rows: int) -> np.ndarray:
 def _open_h5(path: Path):
     import h5py
 
-    if not path.is_file():
-        raise MissingDataError(f"h5 file {path} does not exist")
+    check_input_file(path, option="--h5", what="VG-SGG h5 file")
     try:
         return h5py.File(path, "r")
-    except OSError as error:
-        raise BadInputError(f"{path} is not a readable HDF5 file: {error}") from None
+    except OSError:
+        raise BadInputError(f"--h5 {path} is not a readable HDF5 file; give VG-SGG-with-attri.h5") from None
 
 
 def _select_rows(flags: np.ndarray, split: str, val_mode: str, val_size: int) -> np.ndarray:
@@ -135,7 +123,8 @@ def read_vg_h5(
 
     ``val_mode``: "auto" (split=1 images if present), "flag" (require them) or "carve" (the last ``val_size``
     training images become val and leave train). Self-relations are dropped and exact duplicate triplets
-    removed, each with a warning; multi-label pairs are kept.
+    removed, each with a warning; multi-label pairs are kept. ``filter_empty_rels=False`` keeps images that
+    have boxes but no annotated relation: the official external transfer draws candidates from them too.
     """
     if split not in SPLIT_FLAGS:
         raise BadConfigError(f"split={split!r}; use train, val or test")
@@ -247,16 +236,8 @@ def _atomic_h5(path: Path, write) -> None:
     """Write an h5 file through a temp file in the same folder, renamed only when complete."""
     import h5py
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(descriptor)
-    try:
-        with h5py.File(temporary, "w") as out:
-            write(out)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as temporary, h5py.File(temporary, "w") as out:
+        write(out)
 
 
 def write_transferred_h5(source: str | Path, output: str | Path, graphs: SceneGraphs) -> dict[str, int]:
@@ -391,8 +372,8 @@ def write_vg_files(
         out.create_dataset(f"boxes_{box_scale}", data=np.concatenate(boxes).astype(np.float32))
         out.create_dataset("relationships", data=np.concatenate(rels).astype(np.int32))
         out.create_dataset("predicates", data=np.concatenate(preds).reshape(-1, 1).astype(np.int32))
-
-    from tenfold.core.io import atomic_write_text
+        # Scene-Graph-Benchmark's loader reads the attributes dataset unconditionally; SynthSGG has none (all 0).
+        out.create_dataset("attributes", data=np.zeros((n_box, 10), np.int32))
 
     paths = {"h5": folder / "VG-SGG-with-attri.h5", "dicts": folder / "VG-SGG-dicts-with-attri.json",
              "image_data": folder / "image_data.json"}
@@ -401,11 +382,22 @@ def write_vg_files(
     predicates_names = reference.predicate_names or ("__background__",) + tuple(
         f"predicate{i}" for i in range(1, reference.num_predicates + 1)
     )
+    all_labels = np.concatenate(labels)
+    all_predicates = np.concatenate(preds)
     dicts = {
         "idx_to_label": {str(i): objects[i] for i in range(1, len(objects))},
         "label_to_idx": {objects[i]: i for i in range(1, len(objects))},
         "idx_to_predicate": {str(i): predicates_names[i] for i in range(1, len(predicates_names))},
         "predicate_to_idx": {predicates_names[i]: i for i in range(1, len(predicates_names))},
+        # The standard VG loader (load_info) indexes attribute_to_idx unconditionally: present, and empty
+        # because these scene graphs carry no attributes.
+        "idx_to_attribute": {},
+        "attribute_to_idx": {},
+        "object_count": {objects[i]: int(c) for i, c in enumerate(np.bincount(all_labels, minlength=len(objects))) if i},
+        "predicate_count": {
+            predicates_names[i]: int(c) for i, c in enumerate(np.bincount(all_predicates, minlength=len(predicates_names))) if i
+        },
+        "attribute_count": {},
     }
     atomic_write_text(paths["dicts"], json.dumps(dicts, indent=1))
     all_sizes = np.concatenate(sizes)
