@@ -125,3 +125,14 @@ def test_json_reader_turns_every_failure_into_a_named_error(tmp_path, payload, m
     with pytest.raises(BadInputError, match=message):
         read_json(tmp_path / "x.json", option="--boxes")
     assert parse_json('{"a": 1}') == {"a": 1}
+
+
+def test_a_folder_the_command_replaces_may_hold_only_what_it_wrote(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "grid.json").write_text("{}")
+    assert check_output_path(out, kind="directory", owned=("grid.json", "grid.png")) == out
+    (out / "thesis.tex").write_text("years of work")
+    with pytest.raises(BadInputError, match="thesis.tex"):
+        check_output_path(out, kind="directory", owned=("grid.json", "grid.png"))
+    assert check_output_path(out, kind="directory") == out  # writing inside, not replacing: allowed

@@ -45,3 +45,12 @@ def test_secret_normal_has_the_right_law_and_torch_generators_differ():
     assert abs(float(draws.mean())) < 0.1 and abs(float(draws.std()) - 2.0) < 0.1
     assert torch_generator().initial_seed() != torch_generator().initial_seed()
     assert torch_generator(3).initial_seed() == 3
+
+
+def test_secret_gaussian_sums_draws_with_the_right_scale():
+    from tenfold.core.randomness import secret_gaussian
+
+    draws = secret_gaussian(secret_generator(), 40000, std=3.0, summands=4)
+    assert abs(draws.mean()) < 0.1 and abs(draws.std() - 3.0) < 0.08
+    with pytest.raises(BadConfigError):
+        secret_gaussian(secret_generator(), 3, summands=0)

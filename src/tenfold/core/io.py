@@ -174,13 +174,20 @@ def _check_name(path: Path, option: str) -> None:
 
 
 def check_output_path(
-    path: str | Path, *, option: str = "--output", kind: str = "file", suffixes: Iterable[str] = ()
+    path: str | Path,
+    *,
+    option: str = "--output",
+    kind: str = "file",
+    suffixes: Iterable[str] = (),
+    owned: Iterable[str] | None = None,
 ) -> Path:
     """Check that ``path`` can be written as a ``kind`` ('file' or 'directory') before any work starts.
 
     Refused: a file path that is an existing folder, a folder path that is an existing file, a path
     below a file, a folder without write permission, a name the file system cannot hold, a wrong
-    suffix. Nothing is created here; the atomic writers create missing parent folders at the end.
+    suffix. ``owned`` is for commands that replace the whole folder (:func:`atomic_directory`): an
+    existing folder may then hold only those names (what an earlier run wrote), so a user's other files
+    are never deleted. Nothing is created here; the writers create missing parent folders at the end.
     """
     if kind not in ("file", "directory"):
         raise BadConfigError(f"check_output_path: kind must be 'file' or 'directory', got {kind!r}")
@@ -196,6 +203,14 @@ def check_output_path(
             raise BadInputError(f"{_label(option, path)} is a folder; give a file path such as {path / ('output' + (wanted[0] if wanted else ''))}")
         if kind == "directory" and path.exists() and not path.is_dir():
             raise BadInputError(f"{_label(option, path)} is an existing file; give a folder path (a new or existing folder)")
+        if kind == "directory" and owned is not None and path.is_dir():
+            allowed = set(owned)
+            foreign = sorted(child.name for child in path.iterdir() if child.name not in allowed)
+            if foreign:
+                raise BadInputError(
+                    f"{_label(option, path)} holds files this command did not write ({', '.join(foreign[:3])}"
+                    f"{', ...' if len(foreign) > 3 else ''}) and would replace them; choose a new or empty folder"
+                )
         ancestor = path.parent if kind == "file" or not path.exists() else path
         while not ancestor.exists():
             if ancestor.is_symlink():

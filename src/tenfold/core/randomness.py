@@ -70,14 +70,41 @@ def randomness_record(insecure_seed: int | None) -> dict[str, Any]:
             "insecure_seed": seed}
 
 
-def secret_normal(
-    shape: tuple[int, ...], generator: np.random.Generator, *, std: float = 1.0, dtype: torch.dtype | None = None
-) -> torch.Tensor:
-    """A torch tensor of N(0, std^2) draws from ``generator`` (torch's own generators are not cryptographic)."""
+def secret_gaussian(
+    generator: np.random.Generator, size: int | tuple[int, ...], *, std: float = 1.0, summands: int = 4
+) -> np.ndarray:
+    """N(0, std^2) noise drawn as the scaled sum of ``summands`` Gaussians (float64).
+
+    Four summands follow Opacus' secure mode (Holohan and Braghin, 2021): a sum of several draws hides
+    the floating-point lattice of a single Gaussian sample, which otherwise lets an attacker who sees
+    value + noise narrow down the value. It mitigates that attack; it is not an exact discrete Gaussian.
+    """
+    import math
+
     import numpy as np
+
+    if summands < 1:
+        raise BadConfigError(f"summands must be at least 1, got {summands}")
+    values = generator.standard_normal(size=size, dtype=np.float64)
+    for _ in range(summands - 1):
+        values += generator.standard_normal(size=size, dtype=np.float64)
+    values *= float(std) / math.sqrt(summands)
+    return values
+
+
+def secret_normal(
+    shape: tuple[int, ...],
+    generator: np.random.Generator,
+    *,
+    std: float = 1.0,
+    dtype: torch.dtype | None = None,
+    summands: int = 1,
+) -> torch.Tensor:
+    """A torch tensor of N(0, std^2) draws from ``generator`` (torch's own generators are not cryptographic);
+    ``summands=4`` draws it as :func:`secret_gaussian` does."""
     import torch
 
-    values = generator.standard_normal(size=shape, dtype=np.float64) * float(std)
+    values = secret_gaussian(generator, shape, std=std, summands=summands)
     return torch.from_numpy(values).to(dtype or torch.get_default_dtype())
 
 
