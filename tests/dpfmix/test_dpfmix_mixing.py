@@ -7,7 +7,13 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from tenfold.core.errors import BadConfigError
-from tenfold.dpfmix.mixing import clip_rows, dense_mixing_matrix, gaussian_noise, poisson_mixing_matrix, split_noise
+from tenfold.dpfmix.mixing import (
+    clip_rows,
+    dense_mixing_matrix,
+    gaussian_noise,
+    poisson_mixing_matrix,
+    split_noise,
+)
 
 
 def test_matrix_is_sparse_with_fixed_weights_and_poisson_rate():
