@@ -31,6 +31,7 @@ def test_valid_invocations_work(tmp_path, cli):
     outcome = cli(_grid(tmp_path / "grid"))
     assert outcome.code == 0, outcome.err
     assert (tmp_path / "grid" / "grid.json").is_file()
+    assert cli(_grid(tmp_path / "grid")).code == 0  # an earlier grid output may be replaced
     assert cli(BOUNDS).code == 0
 
 
@@ -74,3 +75,11 @@ def test_grid_refuses_a_beta_the_accountant_cannot_hold(tmp_path, bad_input):
     argv = _grid(out)
     argv[argv.index("--steps") + 1] = ""
     bad_input.check(_case(bad_input, "grid no steps", argv, "--steps", (out,)))
+
+
+def test_grid_never_replaces_a_folder_holding_other_files(tmp_path, bad_input):
+    out = tmp_path / "documents"
+    out.mkdir()
+    (out / "thesis.tex").write_text("keep me")
+    bad_input.check(_case(bad_input, "grid into a full folder", _grid(out), "other files"))
+    assert (out / "thesis.tex").read_text() == "keep me"
