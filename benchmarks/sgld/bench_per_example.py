@@ -1,5 +1,7 @@
 """Per-example gradients for the leakage terms: torch.func vmap vs a naive per-sample backward loop,
-and the closed form for the linear softmax; plus the grid's snapshot reuse vs one run per step count.
+and the closed form for the linear softmax; a whole run with the leakage terms from torch.func, from the
+factored closed form (never materialising the (N, K d) gradients), and without them (the trend seeds);
+plus the grid's snapshot reuse vs one run per step count. CPU times, interleaved, medians.
 
     .venv/bin/python benchmarks/sgld/bench_per_example.py
 """
@@ -47,9 +49,23 @@ def main() -> None:
     print(f"  naive loop {naive * 1e3:8.2f} ms | torch.func vmap {vmapped * 1e3:6.2f} ms | closed form {closed * 1e3:6.2f} ms")
     print(f"  vmap speed-up over loop x{naive / vmapped:.0f}; closed form over vmap x{vmapped / closed:.1f}")
 
-    def run(steps: int, snapshots: list[int]) -> None:
+    def run(steps: int, snapshots: list[int], **kwargs) -> None:
         run_sgld(LinearSoftmax(65, 10), task.x_train, task.y_train, task.x_heldout, task.y_heldout,
-                 task.x_population, task.y_population, beta=1e3, lr=0.5, steps=steps, snapshot_at=snapshots)
+                 task.x_population, task.y_population, beta=1e3, lr=0.5, steps=steps, snapshot_at=snapshots,
+                 seed=0, **kwargs)
+
+    modes = {"leakage via torch.func": dict(gradients="torch.func"), "leakage factored (default)": {},
+             "gap only (trend seeds)": dict(leakage=False)}
+    cpu: dict[str, list[float]] = {name: [] for name in modes}
+    for _ in range(3):
+        for name, kwargs in modes.items():
+            start = time.process_time()
+            run(200, [200], **kwargs)
+            cpu[name].append(time.process_time() - start)
+    reference = sorted(cpu["leakage via torch.func"])[1]
+    print("one 200-step run (CPU s, median of 3):")
+    for name, values in cpu.items():
+        print(f"  {name:28s} {sorted(values)[1]:6.3f} s  x{reference / sorted(values)[1]:.1f} faster than torch.func")
 
     start = time.perf_counter()
     run(400, [25, 100, 400])

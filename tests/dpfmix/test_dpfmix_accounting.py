@@ -60,6 +60,27 @@ def test_clt_underestimates_epsilon_at_small_sigma():
     assert pld_epsilon(sigma_clt, 1 / n, n, 1e-5, interval=1e-3) > 2.0
 
 
+def test_replace_one_accounting_matches_issue_numbers():
+    # issue 16: n = T = 2000, m = 21, sigma calibrated to eps 4 under add/remove is eps 5.91 under replace-one
+    sigma, rate, releases = 0.84101, 21 / 2000, 2000
+    assert pld_epsilon(sigma, rate, releases, 1e-5, interval=1e-3) == pytest.approx(3.99, abs=0.01)
+    assert pld_epsilon(sigma, rate, releases, 1e-5, interval=1e-3, adjacency="replace-one") == pytest.approx(5.91, abs=0.01)
+
+
+@pytest.mark.parametrize("interval", [0.0, -1.0, math.nan, math.inf, 0.5])
+def test_bad_interval_is_refused(interval):
+    # issue 17: --interval -1 once released with sigma ~8e4 and printed eps 0.0000
+    with pytest.raises(BadConfigError, match="interval"):
+        pld_epsilon(1.0, 0.01, 10, 1e-5, interval=interval)
+    with pytest.raises(BadConfigError, match="interval"):
+        calibrate_sigma(1.0, 1e-5, 0.01, 10, interval=interval)
+
+
+def test_unknown_adjacency_is_refused():
+    with pytest.raises(BadConfigError, match="adjacency"):
+        pld_epsilon(1.0, 0.01, 10, 1e-5, adjacency="swap-two")
+
+
 def test_pld_agrees_with_prv_accountant():
     sigma, rate, releases = 1.2, 0.01, 500
     low, estimate, high = prv_epsilon(sigma, rate, releases, 1e-5)

@@ -7,7 +7,13 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from tenfold.core.errors import BadConfigError
-from tenfold.dpfmix.mixing import clip_rows, dense_mixing_matrix, poisson_mixing_matrix, split_noise
+from tenfold.dpfmix.mixing import (
+    clip_rows,
+    dense_mixing_matrix,
+    gaussian_noise,
+    poisson_mixing_matrix,
+    split_noise,
+)
 
 
 def test_matrix_is_sparse_with_fixed_weights_and_poisson_rate():
@@ -30,6 +36,20 @@ def test_matrix_is_seeded_and_matches_dense_construction_in_law():
     dense = dense_mixing_matrix(100, 4000, 5, np.random.default_rng(0))
     ours = poisson_mixing_matrix(100, 4000, 5, np.random.default_rng(1))
     assert (dense > 0).mean() == pytest.approx(ours.nnz / (100 * 4000), rel=0.05)
+
+
+def test_explicit_rate_keeps_the_fixed_weight():
+    matrix = poisson_mixing_matrix(500, 4000, 8, np.random.default_rng(0), rate=0.01)
+    assert np.allclose(matrix.data, 1 / 8)
+    assert np.diff(matrix.indptr).mean() == pytest.approx(5.0, rel=0.05)  # rate * n records per mixture
+
+
+def test_secure_noise_has_the_requested_scale_and_is_centred():
+    noise = gaussian_noise(np.random.default_rng(0), (200000,), 2.5)
+    assert noise.mean() == pytest.approx(0.0, abs=0.02)
+    assert noise.std() == pytest.approx(2.5, rel=0.01)
+    with pytest.raises(BadConfigError):
+        gaussian_noise(np.random.default_rng(0), (3,), float("nan"))
 
 
 def test_matrix_scales_linearly_not_quadratically():

@@ -45,7 +45,24 @@ def test_dp_tv_grows_with_steps_and_beta():
 def test_classic_bounds_on_hand_values():
     assert bounds.bound_mou(1.0, 1.0, 2.0, 100, 50.0) == pytest.approx(2 / 100 * math.sqrt(50))
     assert bounds.bound_li(1.0, 100, 8.0) == pytest.approx(math.sqrt(2) / 100 * math.sqrt(8))
+    assert bounds.bound_li(1.0, 100, 8.0, batch=100) == pytest.approx(math.sqrt(2) / 100 * math.sqrt(8))
     assert bounds.bound_negrea(1.0, 8.0) == pytest.approx(1.0)
+    assert bounds.bound_negrea(1.0, 8.0, n=100, batch=100) == pytest.approx(1.0)
+
+
+def test_mini_batch_forms():
+    # issue 19: the full-batch Negrea form understates a mini-batch run by sqrt(n / b) (about 3x at 300 / 32)
+    full = bounds.bound_negrea(1.0, 8.0)
+    assert bounds.bound_negrea(1.0, 8.0, n=300, batch=32) == pytest.approx(full * math.sqrt(300 / 32))
+    with pytest.raises(BadConfigError, match="full-batch form"):
+        bounds.bound_li(1.0, 300, 8.0, batch=32)
+    with pytest.raises(BadConfigError, match="needs n"):
+        bounds.bound_negrea(1.0, 8.0, batch=32)
+
+
+def test_b_dp_refuses_noise_the_accountant_cannot_hold():
+    with pytest.raises(BadConfigError, match="vacuous"):
+        bounds.bound_dp(1.0, 1.0, 1e9, 0.5, 32, 300, 10)
     info = 10 / 2 * math.log1p(100 * 0.1 / 20) * 3
     assert bounds.bound_pensia(1.0, 1.0, 100, 50, 10, [0.1] * 3) == pytest.approx(math.sqrt(info / 100))
 

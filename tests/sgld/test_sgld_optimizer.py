@@ -43,6 +43,22 @@ def test_schedule_and_determinism():
     assert torch.equal(a, b) and etas == [0.1, 0.05, 0.025]
 
 
+def test_default_noise_is_secret_and_a_numpy_generator_is_replayable():
+    def run(generator):
+        w = torch.nn.Parameter(torch.zeros(20000))
+        w.grad = torch.zeros(20000)
+        SGLD([w], lr=0.1, beta=50.0, generator=generator).step()
+        return w.detach().clone()
+
+    a, b = run(None), run(None)
+    assert not torch.equal(a, b)  # OS entropy: two runs never share noise
+    assert a.std().item() == pytest.approx(math.sqrt(0.004), rel=0.02)
+    c, d = run(np.random.default_rng(5)), run(np.random.default_rng(5))
+    assert torch.equal(c, d) and c.mean().item() == pytest.approx(0.0, abs=0.002)
+    with pytest.raises(BadConfigError, match="generator"):
+        SGLD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, beta=1.0, generator=5)
+
+
 @pytest.mark.parametrize("beta", [0.0, -1.0, math.inf])
 def test_bad_beta(beta):
     with pytest.raises(BadConfigError, match="beta"):

@@ -40,8 +40,21 @@ def test_run_records_snapshots_with_growing_sums_and_is_deterministic():
 def test_closed_form_and_torch_func_paths_agree():
     a = _run(gradients="closed-form", steps=10, snapshot_at=[10])
     b = _run(gradients="torch.func", steps=10, snapshot_at=[10])
-    assert a.snapshots[0].sum_eta_sq_diff == pytest.approx(b.snapshots[0].sum_eta_sq_diff, rel=1e-4)
+    for field in ("sum_eta_sq_diff", "sum_beta_eta_gradsq", "sum_beta_eta_incoherence"):
+        assert getattr(a.snapshots[0], field) == pytest.approx(getattr(b.snapshots[0], field), rel=1e-4)
     assert a.snapshots[0].train_error == b.snapshots[0].train_error
+
+
+def test_gap_only_runs_follow_the_same_trajectory():
+    full = _run(steps=30, snapshot_at=[10, 30])
+    light = _run(steps=30, snapshot_at=[10, 30], leakage=False)
+    assert [s.gap for s in light.snapshots] == pytest.approx([s.gap for s in full.snapshots], abs=1e-6)
+    assert np.isnan(light.snapshots[0].sum_eta_sq_diff)
+
+
+def test_unseeded_runs_draw_fresh_randomness():
+    a, b = _run(seed=None, steps=10, snapshot_at=[10]), _run(seed=None, steps=10, snapshot_at=[10])
+    assert not np.array_equal(a.snapshots[0].member_losses, b.snapshots[0].member_losses)
 
 
 def test_general_model_and_bad_inputs():

@@ -11,6 +11,7 @@ from typing import Any
 
 # Public name -> module. Resolved lazily (PEP 562) so `tenfold --help` does not import torch.
 _EXPORTS: dict[str, str] = {
+    "ADJACENCIES": "accounting",
     "DPFMixRelease": "release",
     "HOGFeatures": "features",
     "OptimalM": "mstar",
@@ -23,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "U_STAR": "mstar",
     "calibrate_sigma": "accounting",
     "closed_form_m": "mstar",
+    "gaussian_noise": "mixing",
     "gdp_advantage_bound": "accounting",
     "gdp_auc_bound": "accounting",
     "gdp_mu_from_eps": "accounting",
@@ -34,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "poisson_mixing_matrix": "mixing",
     "prv_epsilon": "accounting",
     "split_noise": "mixing",
+    "train_dpsgd_linear": "dpsgd",
 }
 __all__ = sorted(_EXPORTS)
 

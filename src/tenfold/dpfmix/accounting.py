@@ -1,8 +1,17 @@
 """Privacy accounting for T Poisson-subsampled Gaussian releases: PLD (reported), GDP-CLT (theory only).
 
-The reported epsilon is always dp-accounting's privacy-loss-distribution (PLD) one. The Gaussian-DP
-central-limit quantity ``mu`` (Bu, Dong, Long, Su 2020) is kept as the theory number that the closed-form
-optimal mixup degree uses; it underestimates epsilon when sigma is small (spec A1 table).
+The reported epsilon is always dp-accounting's privacy-loss-distribution (PLD) one, under a named
+neighbouring relation:
+
+- ``replace-one``: neighbours have the same size n and differ in one record. This is the relation that
+  matches a release which publishes n (and a sampling rate m/n derived from it). A replacement can move a
+  mixture by twice a record's contribution, so the same noise buys a larger epsilon (n = T = 2000, m = 21,
+  sigma calibrated to eps 4 under add/remove: 5.91 under replace-one).
+- ``add-remove``: neighbours differ by adding or removing one record, the paper's (and Opacus') relation.
+  It is sound only when the record count is not published and the sampling rate does not depend on it.
+
+The Gaussian-DP central-limit quantity ``mu`` (Bu, Dong, Long, Su 2020) is kept as the theory number that
+the closed-form optimal mixup degree uses; it underestimates epsilon when sigma is small (spec A1 table).
 """
 
 from __future__ import annotations
@@ -15,10 +24,15 @@ from scipy.optimize import brentq
 from scipy.stats import norm
 
 from tenfold.core.errors import BadConfigError
+from tenfold.core.validation import check_number
 
 # Below this noise multiplier the CLT approximation is visibly optimistic (spec A1: m = 1..4 rows).
 CLT_UNRELIABLE_SIGMA = 0.7
 _DEFAULT_INTERVAL = 1e-4
+# Neighbouring relations the accountant offers, by the names the CLI and the release metadata use.
+ADJACENCIES = ("replace-one", "add-remove")
+# Coarsest PLD discretisation accepted: coarser still gives an upper bound, but a useless one.
+MAX_INTERVAL = 0.1
 
 
 class AccountantFallbackWarning(UserWarning):
@@ -31,10 +45,22 @@ class WeakNoiseWarning(UserWarning):
 
 def check_privacy_target(eps: float, delta: float) -> None:
     """Reject absurd (epsilon, delta) before any accountant runs."""
-    if not (isinstance(eps, int | float) and math.isfinite(eps) and eps > 0):
+    if isinstance(eps, bool) or not (isinstance(eps, int | float) and math.isfinite(eps) and eps > 0):
         raise BadConfigError(f"epsilon must be a positive finite number, got {eps!r}")
-    if not (0 < delta < 1):
+    if isinstance(delta, bool) or not (isinstance(delta, int | float) and 0 < delta < 1):
         raise BadConfigError(f"delta must lie in (0, 1), got {delta!r}; 1e-5 is the usual choice")
+
+
+def check_adjacency(adjacency: str) -> str:
+    if adjacency not in ADJACENCIES:
+        raise BadConfigError(f"adjacency {adjacency!r}: use one of {', '.join(ADJACENCIES)}")
+    return adjacency
+
+
+def check_interval(interval: float, name: str = "interval") -> float:
+    """The PLD discretisation must be a positive finite number (0, NaN or a negative one breaks the accountant)."""
+    check_number(name, interval, low=0.0, low_open=True, high=MAX_INTERVAL)
+    return float(interval)
 
 
 def check_sampling(rate: float, releases: int) -> None:
@@ -44,30 +70,43 @@ def check_sampling(rate: float, releases: int) -> None:
         raise BadConfigError(f"the number of releases T must be at least 1, got {releases!r}")
 
 
+def _relation(adjacency: str):
+    import dp_accounting
+
+    relations = {
+        "replace-one": dp_accounting.NeighboringRelation.REPLACE_ONE,
+        "add-remove": dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE,
+    }
+    return relations[check_adjacency(adjacency)]
+
+
 @lru_cache(maxsize=4096)
-def _pld_epsilon(sigma: float, rate: float, releases: int, delta: float, interval: float) -> float:
+def _pld_epsilon(sigma: float, rate: float, releases: int, delta: float, interval: float, adjacency: str) -> float:
     import dp_accounting
     from dp_accounting import pld
 
-    accountant = pld.PLDAccountant(
-        neighboring_relation=dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE,
-        value_discretization_interval=interval,
-    )
+    accountant = pld.PLDAccountant(neighboring_relation=_relation(adjacency), value_discretization_interval=interval)
     event = dp_accounting.PoissonSampledDpEvent(rate, dp_accounting.GaussianDpEvent(sigma))
     accountant.compose(dp_accounting.SelfComposedDpEvent(event, int(releases)))
     return float(accountant.get_epsilon(delta))
 
 
-def pld_epsilon(sigma: float, rate: float, releases: int, delta: float, *, interval: float = _DEFAULT_INTERVAL) -> float:
-    """Epsilon of ``releases`` Poisson(rate)-subsampled Gaussian(sigma) mechanisms at ``delta`` (add/remove, PLD).
+def pld_epsilon(
+    sigma: float, rate: float, releases: int, delta: float, *, interval: float = _DEFAULT_INTERVAL,
+    adjacency: str = "add-remove",
+) -> float:
+    """Epsilon of ``releases`` Poisson(rate)-subsampled Gaussian(sigma) mechanisms at ``delta`` (PLD).
 
-    If the accountant fails at ``interval`` it retries ten times coarser and warns (spec A7).
+    ``adjacency`` names the neighbouring relation (module docstring). If the accountant fails at
+    ``interval`` it retries ten times coarser and warns (spec A7).
     """
-    if sigma <= 0:
+    if not (isinstance(sigma, int | float) and math.isfinite(sigma) and sigma > 0):
         raise BadConfigError(f"noise multiplier sigma must be positive, got {sigma!r}")
     check_sampling(rate, releases)
+    check_interval(interval)
+    check_adjacency(adjacency)
     try:
-        return _pld_epsilon(float(sigma), float(rate), int(releases), float(delta), float(interval))
+        return _pld_epsilon(float(sigma), float(rate), int(releases), float(delta), float(interval), adjacency)
     except (ValueError, FloatingPointError, OverflowError, MemoryError) as error:
         coarse = interval * 10
         warnings.warn(
@@ -75,11 +114,12 @@ def pld_epsilon(sigma: float, rate: float, releases: int, delta: float, *, inter
             AccountantFallbackWarning,
             stacklevel=2,
         )
-        return _pld_epsilon(float(sigma), float(rate), int(releases), float(delta), float(coarse))
+        return _pld_epsilon(float(sigma), float(rate), int(releases), float(delta), float(coarse), adjacency)
 
 
 def calibrate_sigma(
-    eps: float, delta: float, rate: float, releases: int, *, interval: float = _DEFAULT_INTERVAL
+    eps: float, delta: float, rate: float, releases: int, *, interval: float = _DEFAULT_INTERVAL,
+    adjacency: str = "add-remove",
 ) -> float:
     """Smallest noise multiplier whose PLD epsilon is <= ``eps`` (brentq on log sigma, 0.1% precision).
 
@@ -89,9 +129,14 @@ def calibrate_sigma(
     """
     check_privacy_target(eps, delta)
     check_sampling(rate, releases)
+    check_interval(interval)
+    check_adjacency(adjacency)
+
+    def epsilon(sigma: float) -> float:
+        return pld_epsilon(sigma, rate, releases, delta, interval=interval, adjacency=adjacency)
 
     def gap(log_sigma: float) -> float:
-        return pld_epsilon(math.exp(log_sigma), rate, releases, delta, interval=interval) - eps
+        return epsilon(math.exp(log_sigma)) - eps
 
     start = math.log(gdp_sigma_from_mu(gdp_mu_from_eps(eps, delta), rate, releases))
     step = math.log(1.25)
@@ -109,7 +154,7 @@ def calibrate_sigma(
     root = brentq(gap, low, high, xtol=1e-3)
     sigma = math.exp(root)
     # brentq may land just below the root; step up until the target is met.
-    while pld_epsilon(sigma, rate, releases, delta, interval=interval) > eps:
+    while epsilon(sigma) > eps:
         sigma *= 1.001
     return sigma
 
@@ -137,7 +182,13 @@ def gdp_delta(mu: float, eps: float) -> float:
 def gdp_mu_from_eps(eps: float, delta: float) -> float:
     """The mu whose mu-GDP curve passes through (eps, delta); solved with brentq."""
     check_privacy_target(eps, delta)
-    return float(brentq(lambda mu: gdp_delta(mu, eps) - delta, 1e-6, 100.0, xtol=1e-12))
+    low, high = 1e-6, 100.0
+    if not (gdp_delta(low, eps) - delta < 0 < gdp_delta(high, eps) - delta):
+        raise BadConfigError(
+            f"no Gaussian-DP mu in [{low:g}, {high:g}] matches epsilon {eps:g} at delta {delta:g}; "
+            "choose a smaller epsilon (the closed form is meant for eps up to a few tens)"
+        )
+    return float(brentq(lambda mu: gdp_delta(mu, eps) - delta, low, high, xtol=1e-12))
 
 
 def gdp_auc_bound(mu: float) -> float:

@@ -59,10 +59,13 @@ def optimal_m(
     grid: list[float] | None = None,
     numeric: bool = True,
     interval: float = 1e-3,
+    adjacency: str = "add-remove",
 ) -> OptimalM:
     """Closed-form m* and (if ``numeric``) the argmax of m / sigma_PLD(m)^2 over ``grid``.
 
-    The default grid is geometric from 1 to min(n/2, 8 m*_closed); PLD calibration costs ~1-4 s per point.
+    The closed form is GDP-CLT theory (add/remove); the numeric argmax calibrates sigma with the PLD
+    accountant under ``adjacency``. The default grid is geometric from 1 to min(n/2, 8 m*_closed); PLD
+    calibration costs ~1-4 s per point.
     """
     releases = n if releases is None else int(releases)
     m_closed, mu = closed_form_m(eps, delta, n, releases)
@@ -81,7 +84,7 @@ def optimal_m(
     for m in grid:
         if not (0 < m < n):
             raise BadConfigError(f"grid value m={m} must satisfy 0 < m < n={n}")
-    sigmas = [calibrate_sigma(eps, delta, m / n, releases, interval=interval) for m in grid]
+    sigmas = [calibrate_sigma(eps, delta, m / n, releases, interval=interval, adjacency=adjacency) for m in grid]
     utility = [m / s**2 for m, s in zip(grid, sigmas, strict=True)]
     result.grid, result.sigmas, result.utility = list(grid), sigmas, utility
     result.numeric = float(grid[int(np.argmax(utility))])

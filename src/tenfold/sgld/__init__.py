@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "dp_noise_multiplier": "bounds",
     "dp_total_variation": "bounds",
     "empirical_epsilon": "audit",
+    "gap_trend_slopes": "grid",
     "grid_study": "grid",
     "inverse_temperature": "temperature",
     "membership_audit": "audit",

@@ -10,6 +10,14 @@ grad l(w_t, z')||^2 (chain rule over Gaussian kernels of covariance (2 eta_t / b
   dp-accounting's PLD with REPLACE_ONE (TV = delta at epsilon 0).
 Classic bounds (constants as the spec gives them; Mou et al.'s constant is recalled, unverified):
 Mou et al. 2018, Li-Luo-Qiao 2020, Negrea et al. 2019, Pensia et al. 2018 + Xu-Raginsky 2017.
+
+Batch size matters. Li's and Negrea's bounds as Haghifam et al.'s code implements them are full-batch
+(Langevin dynamics, b = n). With mini-batches of expected size b, record J enters step t's gradient with
+probability b/n and weight 1/b, so by the same chain-rule-plus-joint-convexity argument as B-KL the
+per-step KL grows by n/b and Negrea's bound by sqrt(n/b) (about 3x at n = 300, b = 32): that mini-batch
+form is what :func:`bound_negrea` computes when ``batch < n``. Li et al.'s own mini-batch theorem carries
+a different constant and a step-size condition that could not be checked against the paper here, so
+:func:`bound_li` is the full-batch form only and refuses mini-batch runs.
 """
 
 from __future__ import annotations
@@ -73,6 +81,19 @@ def dp_noise_multiplier(clip: float | None, beta: float, lr: float, batch: float
     return batch / lip * math.sqrt(2.0 / (lr * beta))
 
 
+# Below this noise multiplier one step's privacy-loss distribution is too wide for the PLD accountant to hold
+# in memory; the TV is then ~1 anyway (2 Phi(1/sigma) - 1 > 1 - 1e-23 for a full-batch step).
+MIN_ACCOUNTABLE_SIGMA = 0.1
+
+
+def check_accountable(sigma: float) -> None:
+    if sigma < MIN_ACCOUNTABLE_SIGMA:
+        raise BadConfigError(
+            f"noise multiplier sigma = {sigma:.3g} < {MIN_ACCOUNTABLE_SIGMA}: the B-DP bound is vacuous here (TV ~ 1) "
+            "and too wide for the PLD accountant; lower beta or lr, or raise the batch size or the clip bound"
+        )
+
+
 @lru_cache(maxsize=512)
 def _tv(sigma: float, rate: float, steps: int, interval: float) -> float:
     import dp_accounting
@@ -92,6 +113,7 @@ def dp_total_variation(sigma: float, rate: float, steps: int, *, interval: float
     """TV between the trajectories on neighbouring (replace-one) data sets = delta(0) of the PLD; also bounds MIA advantage."""
     if not sigma > 0 or not (0 < rate <= 1) or steps < 1:
         raise BadConfigError(f"need sigma > 0, 0 < rate <= 1 and steps >= 1, got {sigma}, {rate}, {steps}")
+    check_accountable(sigma)
     return _tv(float(sigma), float(rate), int(steps), float(interval))
 
 
@@ -112,16 +134,33 @@ def bound_mou(loss_bound: float, clip: float | None, beta: float, n: int, sum_et
     return 2.0 * c * lip / n * math.sqrt(beta * sum_eta / 2.0)
 
 
-def bound_li(loss_bound: float, n: int, sum_beta_eta_gradsq: float) -> float:
-    """Li, Luo, Qiao 2020 (full-batch form of Haghifam's code): C (sqrt 2 / n) sqrt(sum_t beta eta_t g_t), g_t = mean ||grad||^2."""
+def bound_li(loss_bound: float, n: int, sum_beta_eta_gradsq: float, *, batch: float | None = None) -> float:
+    """Li, Luo, Qiao 2020, full-batch form (Haghifam's code): C (sqrt 2 / n) sqrt(sum_t beta eta_t g_t),
+    g_t = mean ||grad||^2. Refuses a mini-batch run (``batch < n``): this form does not cover it."""
     c = check_loss_bound(loss_bound)
+    if batch is not None and batch < n:
+        raise BadConfigError(
+            f"Li et al.'s bound here is the full-batch form (b = n = {n}); a run with batch {batch:g} needs the "
+            "paper's mini-batch theorem (other constant, a step-size condition), which is not implemented"
+        )
     return c * math.sqrt(2.0) / n * math.sqrt(max(sum_beta_eta_gradsq, 0.0))
 
 
-def bound_negrea(loss_bound: float, sum_beta_eta_incoherence: float) -> float:
-    """Negrea et al. 2019: C / (2 sqrt 2) sqrt(sum_t beta eta_t ||(mean grad_{-J} - grad_J) / n||^2)."""
+def bound_negrea(loss_bound: float, sum_beta_eta_incoherence: float, *, n: int | None = None,
+                 batch: float | None = None) -> float:
+    """Negrea et al. 2019: C / (2 sqrt 2) sqrt((n / b) sum_t beta eta_t ||(mean grad_{-J} - grad_J) / n||^2).
+
+    Full batch (``batch`` None or equal to ``n``) is the form of Haghifam's code; a mini-batch run of
+    expected batch size b scales the sum by n / b (module docstring), which the full-batch form understates.
+    """
     c = check_loss_bound(loss_bound)
-    return c / (2.0 * math.sqrt(2.0)) * math.sqrt(max(sum_beta_eta_incoherence, 0.0))
+    scale = 1.0
+    if batch is not None:
+        if n is None:
+            raise BadConfigError("the mini-batch form of Negrea's bound needs n with the batch size")
+        _check_common(1.0, n, batch)
+        scale = n / batch
+    return c / (2.0 * math.sqrt(2.0)) * math.sqrt(scale * max(sum_beta_eta_incoherence, 0.0))
 
 
 def bound_pensia(loss_bound: float, clip: float | None, beta: float, n: int, dim: int, etas: list[float]) -> float:

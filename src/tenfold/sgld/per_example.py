@@ -61,3 +61,21 @@ def linear_softmax_gradients(weight: torch.Tensor, x: torch.Tensor, y: torch.Ten
         residual = torch.softmax(x @ weight.T, dim=1)  # (N, K)
         residual[torch.arange(x.shape[0]), y] -= 1.0
         return (residual[:, :, None] * x[:, None, :]).reshape(x.shape[0], -1)  # (N, K, d) -> (N, K*d)
+
+
+def linear_softmax_factors(weight: torch.Tensor, x: torch.Tensor, y: torch.Tensor, bound: float | None) -> torch.Tensor:
+    """The clipped per-example gradients of logits = x W^T in factored form: g_i = outer(a_i, x_i), a_i returned.
+
+    ``a_i = c_i (softmax_i - onehot_i)`` with the clip factor ``c_i = min(1, L / (|r_i| |x_i|))`` (the outer
+    product's norm is the product of norms), so norms, inner products and batch sums of the gradients come
+    from (N, K) and (N, d) matrices instead of an (N, K d) one.
+    """
+    with torch.no_grad():
+        residual = torch.softmax(x @ weight.T, dim=1)
+        residual[torch.arange(x.shape[0]), y] -= 1.0
+        if bound is not None:
+            if not bound > 0:
+                raise BadConfigError(f"clipping bound must be positive, got {bound!r}")
+            norms = residual.norm(dim=1) * x.norm(dim=1)
+            residual = residual * torch.clamp(bound / torch.clamp(norms, min=1e-12), max=1.0)[:, None]
+        return residual
