@@ -18,6 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from tenfold.core.errors import BadConfigError
+from tenfold.core.randomness import secret_gaussian
 
 
 def poisson_mixing_matrix(
@@ -66,7 +67,7 @@ NOISE_SUMMANDS = 4
 
 
 def gaussian_noise(generator: np.random.Generator, shape: tuple[int, ...], std: float) -> np.ndarray:
-    """N(0, std^2) values, each the sum of four N(0, std^2) draws halved, as Opacus' secure mode draws them.
+    """N(0, std^2) values drawn as core's secure sum of four Gaussians (Opacus' secure mode).
 
     A single floating-point Gaussian sample leaks the low-order bits of the generator's output, which
     floating-point attacks (Jin et al. 2022) use to tell neighbouring data sets apart; a sum of several
@@ -75,11 +76,7 @@ def gaussian_noise(generator: np.random.Generator, shape: tuple[int, ...], std: 
     """
     if not (math.isfinite(std) and std >= 0):
         raise BadConfigError(f"noise standard deviation must be finite and >= 0, got {std!r}")
-    total = np.zeros(shape, dtype=np.float64)
-    for _ in range(NOISE_SUMMANDS):
-        total += generator.standard_normal(size=shape)
-    total *= std / math.sqrt(NOISE_SUMMANDS)
-    return total
+    return secret_gaussian(generator, shape, std=std, summands=NOISE_SUMMANDS)
 
 
 def split_noise(sigma: float, lam: float = 1.0) -> tuple[float, float]:

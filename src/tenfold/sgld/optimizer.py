@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from tenfold.core.errors import BadConfigError
-from tenfold.core.randomness import secret_generator
+from tenfold.core.randomness import secret_gaussian, secret_generator
 
 Schedule = Callable[[int], float]
 # Gaussian draws summed per noise value (Holohan & Braghin 2021; Opacus' secure_mode uses 4)
@@ -28,11 +28,8 @@ NOISE_SUMMANDS = 4
 
 
 def secure_standard_normal(generator: np.random.Generator, shape: tuple[int, ...]) -> torch.Tensor:
-    """N(0, 1) values as the normalised sum of four draws from ``generator`` (float64 torch tensor)."""
-    total = np.zeros(shape, dtype=np.float64)
-    for _ in range(NOISE_SUMMANDS):
-        total += generator.standard_normal(size=shape)
-    return torch.from_numpy(total / math.sqrt(NOISE_SUMMANDS))
+    """N(0, 1) values as core's normalised sum of four draws from ``generator`` (float64 torch tensor)."""
+    return torch.from_numpy(secret_gaussian(generator, shape, std=1.0, summands=NOISE_SUMMANDS))
 
 
 class SGLD(torch.optim.Optimizer):
