@@ -136,3 +136,8 @@ def test_a_folder_the_command_replaces_may_hold_only_what_it_wrote(tmp_path):
     with pytest.raises(BadInputError, match="thesis.tex"):
         check_output_path(out, kind="directory", owned=("grid.json", "grid.png"))
     assert check_output_path(out, kind="directory") == out  # writing inside, not replacing: allowed
+
+
+def test_a_folder_given_as_a_file_is_named_a_folder_before_its_suffix(tmp_path):
+    with pytest.raises(BadInputError, match="is a folder"):
+        check_output_path(tmp_path, suffixes=(".json",))

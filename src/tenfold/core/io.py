@@ -196,11 +196,11 @@ def check_output_path(
     if str(path) in ("", "."):
         raise BadInputError(f"{option}: give a {kind} path")
     wanted = tuple(s.lower() for s in suffixes)
-    if wanted and path.suffix.lower() not in wanted:
-        raise BadInputError(f"{_label(option, path)}: use a name ending in {' or '.join(wanted)}")
     try:
         if kind == "file" and path.is_dir():
             raise BadInputError(f"{_label(option, path)} is a folder; give a file path such as {path / ('output' + (wanted[0] if wanted else ''))}")
+        if wanted and path.suffix.lower() not in wanted:
+            raise BadInputError(f"{_label(option, path)}: use a name ending in {' or '.join(wanted)}")
         if kind == "directory" and path.exists() and not path.is_dir():
             raise BadInputError(f"{_label(option, path)} is an existing file; give a folder path (a new or existing folder)")
         if kind == "directory" and owned is not None and path.is_dir():
