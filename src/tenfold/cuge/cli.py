@@ -133,6 +133,7 @@ def score_command(
     from tenfold.core.io import atomic_write_text, check_output_path
 
     if output is not None:
+        check_output_path(output, option="--output", kind="file")  # a folder is named as such first
         check_output_path(output, option="--output", kind="file", suffixes=(".json",))
     mode = _mode(mode)
     reg = _registry(registry)

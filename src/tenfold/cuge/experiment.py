@@ -301,7 +301,10 @@ def reproduce(scale: Scale, settings: CugeSettings, out: Path, seed: int) -> Mea
     claims["single_capability_selection"] = gap
     agreement = rule_agreement(boards)
     claims["rule_agreement"] = agreement["min_tau"]
-    details["rule_agreement"] = f"lowest at {agreement['where']}" if agreement["where"] else ""
+    if agreement["min_tau"] >= 1.0:
+        details["rule_agreement"] = f"all peer rules order the systems of {', '.join(agreement['reports'])} as the CUGE Index does"
+    else:
+        details["rule_agreement"] = f"lowest at {agreement['where']}"
     metrics["kendall_tau"] = {name: report["kendall_tau"] for name, report in agreement["reports"].items()}
     metrics["rule_ranks"] = {name: report["ranks"] for name, report in agreement["reports"].items()}
     cloze = [m["mini-ngram"]["MiniCloze"] for m in metrics["mini_raw"]]
