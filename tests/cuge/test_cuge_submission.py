@@ -53,7 +53,7 @@ def test_reader_names_bad_lines(tmp_path):
     with pytest.raises(SubmissionError, match="line 2: blank"):
         read_jsonl(path)
     path.write_bytes(b'{"id": 1}\n{"id": 2,}\n')
-    with pytest.raises(SubmissionError, match="line 2: not JSON"):
+    with pytest.raises(SubmissionError, match="line 2: not valid JSON"):
         read_jsonl(path)
     path.write_bytes('\ufeff{"id": 1}\n'.encode())
     with pytest.raises(SubmissionError, match="byte-order mark"):

@@ -20,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     "SubmissionScore": "submission",
     "aggregate": "comparison",
     "bleu4": "metrics",
+    "check_system_name": "submission",
     "board_csv": "board",
     "board_json": "board",
     "build_leaderboard": "board",
@@ -41,8 +42,10 @@ _EXPORTS: dict[str, str] = {
     "safe_extract_zip": "submission",
     "score_submission": "submission",
     "score_tree": "scoring",
+    "script_json": "site",
     "scores_from_lm_eval": "board",
     "segmentation_prf": "metrics",
+    "spreadsheet_text": "board",
     "tagging_prf": "metrics",
     "write_jsonl": "jsonl",
 }

@@ -112,8 +112,14 @@ def _check_scores(value: Any, public: Record) -> str | None:
         extra = sorted(set(value) - expected)[:10]
         return f"scores must cover exactly the query's docids (missing {missing}, extra {extra})"
     for docid, s in value.items():
-        if not isinstance(s, int | float) or isinstance(s, bool) or not math.isfinite(s):
-            return f"score of {docid!r} is not a finite number (NaN/inf are refused)"
+        if not isinstance(s, int | float) or isinstance(s, bool):
+            return f"score of {docid!r} is not a number"
+        try:
+            finite = math.isfinite(float(s))
+        except OverflowError:  # an integer with hundreds of digits has no float value
+            finite = False
+        if not finite:
+            return f"score of {docid!r} is not a finite number (NaN/inf and integers beyond float range are refused)"
     return None
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from tenfold.core.errors import BadInputError, MissingDataError
+from tenfold.core.io import read_json
 from tenfold.cuge.comparison import aggregate, kendall_report
+from tenfold.cuge.jsonl import SubmissionError
 from tenfold.cuge.registry import Registry
 from tenfold.cuge.scoring import (
     SCORING_VERSION,
@@ -23,21 +26,75 @@ from tenfold.cuge.scoring import (
     round_half_up,
     score_tree,
 )
+from tenfold.cuge.submission import METADATA_TEXT_FIELDS, check_system_name, check_text, system_key
+
+
+def _check_score(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadInputError(f"{where} is {type(value).__name__}, not a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise BadInputError(f"{where} is an integer beyond float range; scores lie in [0, 100]") from None
+    if not math.isfinite(number) or not 0.0 <= number <= 100.0:
+        raise BadInputError(f"{where} is {number!r}; scores lie in [0, 100] (a metric on 0-1 must be multiplied by 100)")
+    return number
+
+
+def check_score_record(data: Any, where: str) -> dict[str, Any]:
+    """A score file's content: an object with a valid 'system' name and 'raw' {dataset: score in [0, 100]}."""
+    if not isinstance(data, dict) or "raw" not in data or "system" not in data:
+        raise BadInputError(f"{where} has no 'system'/'raw'; it was not written by `tenfold cuge score`")
+    try:
+        check_system_name(data["system"], f"{where}: 'system'")
+    except SubmissionError as error:
+        raise BadInputError(str(error)) from None
+    raw = data["raw"]
+    if not isinstance(raw, dict):
+        raise BadInputError(f"{where}: 'raw' must map dataset names to scores, got {type(raw).__name__}")
+    for name, value in raw.items():
+        _check_score(value, f"{where}: raw score of {str(name)[:40]!r}")
+    for key in ("metadata", "datasets"):
+        if key in data and not isinstance(data[key], dict):
+            raise BadInputError(f"{where}: {key!r} must be an object")
+    meta = data.get("metadata", {})
+    for key in ("organisation", "date"):
+        if key in meta:
+            try:
+                check_text(meta[key], f"{where}: metadata {key!r}", limit=METADATA_TEXT_FIELDS[key])
+            except SubmissionError as error:
+                raise BadInputError(str(error)) from None
+    return data
+
+
+def read_score_file(path: str | Path, *, option: str = "") -> dict[str, Any]:
+    """One score file, checked (core.io's reader turns deep nesting and huge numbers into named errors)."""
+    path = Path(path)
+    return check_score_record(read_json(path, option=option), f"score file {path.name}")
 
 
 def load_scores(folder: str | Path) -> list[dict[str, Any]]:
-    """Every ``*.json`` score file of a folder, sorted by system name."""
+    """Every ``*.json`` score file of a folder, sorted by system name.
+
+    Two files naming the same system (ignoring case, width and spacing) are refused: one would
+    silently replace the other's row.
+    """
     folder = Path(folder)
+    if folder.is_file():
+        raise BadInputError(f"score folder {folder} is a file; give the folder that holds the score files (*.json)")
     if not folder.is_dir():
         raise MissingDataError(f"score folder {folder} does not exist; run `tenfold cuge mini run` or `cuge score`")
     scores = []
+    owners: dict[str, str] = {}
     for path in sorted(folder.glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise BadInputError(f"score file {path.name} is not UTF-8 JSON: {error}") from None
-        if not isinstance(data, dict) or "raw" not in data or "system" not in data:
-            raise BadInputError(f"score file {path.name} has no 'system'/'raw'; it was not written by `cuge score`")
+        data = read_score_file(path)
+        key = system_key(data["system"])
+        if key in owners:
+            raise BadInputError(f"score files {owners[key]} and {path.name} both name the system {data['system']!r} "
+                                f"(names are compared ignoring case, width and spacing); remove or rename one")
+        owners[key] = path.name
         scores.append(data)
     if not scores:
         raise MissingDataError(f"{folder} holds no score files (*.json)")
@@ -69,6 +126,27 @@ def _rounded_tree(tree: dict[str, Any]) -> dict[str, Any]:
     return walk(tree)
 
 
+def effective_weights(registry: Registry, chosen: list[str], weights: dict[str, float] | None) -> dict[str, dict[str, float]]:
+    """The sibling weights a board uses (registry weights, overridden by ``weights``), for the page's script."""
+    weights = weights or {}
+    tasks = {registry.datasets[d].task for d in chosen}
+    caps = {registry.datasets[d].capability for d in chosen}
+    return {
+        "datasets": {d: float(weights.get(d, registry.datasets[d].weight)) for d in chosen},
+        "tasks": {t: float(weights.get(t, registry.tasks[t].weight)) for t in registry.tasks if t in tasks},
+        "capabilities": {c: float(weights.get(c, registry.capabilities[c].weight)) for c in registry.capabilities if c in caps},
+    }
+
+
+def index_text(index: float | None, partial: float | None) -> str:
+    """The Index cell: the integer Index, a partial row's Index over the datasets it has, or '-'."""
+    if index is not None:
+        return str(round_half_up(index))
+    if partial is not None:
+        return f"{round_half_up(partial)} (partial)"
+    return "-"
+
+
 def build_leaderboard(scores: list[dict[str, Any]], registry: Registry, *, baseline: str | None = None,
                       mode: str = "mean", selection: list[str] | str | None = None,
                       weights: dict[str, float] | None = None, allow_partial: bool = False,
@@ -76,7 +154,11 @@ def build_leaderboard(scores: list[dict[str, Any]], registry: Registry, *, basel
     """The board as a JSON-ready dict (deterministic: sorted, rounded to 6 decimals)."""
     check_versions(scores, registry)
     baseline = baseline or registry.baseline
-    by_system = {s["system"]: s for s in scores}
+    by_system: dict[str, dict[str, Any]] = {}
+    for s in scores:
+        if s["system"] in by_system:
+            raise BadInputError(f"two score records name the system {s['system']!r}; one would replace the other's row")
+        by_system[s["system"]] = s
     if baseline not in by_system:
         raise MissingDataError(f"no score file for the baseline system {baseline!r}; known: {', '.join(by_system)}")
     base_raw = by_system[baseline]["raw"]
@@ -85,7 +167,7 @@ def build_leaderboard(scores: list[dict[str, Any]], registry: Registry, *, basel
         tree = score_tree(data["raw"], base_raw, registry, selection=selection, weights=weights, mode=mode)
         partial = None
         if not tree["complete"] and allow_partial:
-            partial = available_index(tree, data["raw"], base_raw, registry, mode)
+            partial = available_index(tree, data["raw"], base_raw, registry, mode, weights=weights)
         meta = data.get("metadata", {})
         row = {
             "system": system,
@@ -93,7 +175,7 @@ def build_leaderboard(scores: list[dict[str, Any]], registry: Registry, *, basel
             "date": meta.get("date", ""),
             "baseline": system == baseline,
             "index": _round(tree["index"]),
-            "index_text": "-" if tree["index"] is None else str(round_half_up(tree["index"])),
+            "index_text": index_text(tree["index"], partial),
             "partial_index": _round(partial),
             "complete": tree["complete"],
             "cells": {c: format_cell(v["raw"], v["norm"]) for c, v in tree["capabilities"].items()},
@@ -117,16 +199,18 @@ def build_leaderboard(scores: list[dict[str, Any]], registry: Registry, *, basel
         "baseline": baseline,
         "selection": chosen,
         "allow_partial": allow_partial,
+        "weights": effective_weights(registry, chosen, weights),
         "capabilities": [{"code": c.code, "name": c.name} for c in registry.capabilities.values()
                          if any(registry.datasets[d].capability == c.code for d in chosen)],
         "datasets": [{"name": d, "task": registry.datasets[d].task, "capability": registry.datasets[d].capability,
-                      "metric": registry.datasets[d].metric, "lite": registry.datasets[d].lite} for d in chosen],
+                      "metric": registry.datasets[d].metric, "lite": registry.datasets[d].lite,
+                      "chance": registry.datasets[d].chance} for d in chosen],
         "rows": rows,
     }
     if with_comparison:
         complete = {s: d["raw"] for s, d in by_system.items() if all(d["raw"].get(x) is not None for x in chosen)}
         if len(complete) >= 2:
-            agg = aggregate(complete, baseline, registry, [f"ds:{d}" for d in chosen])
+            agg = aggregate(complete, baseline, registry, [f"ds:{d}" for d in chosen], weights=weights)
             report = kendall_report(agg)
             report["aggregates"] = {k: {s: _round(v) for s, v in vals.items()} for k, vals in agg.items()}
             board["comparison"] = report
@@ -138,19 +222,36 @@ def board_json(board: dict[str, Any]) -> str:
     return json.dumps(board, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection");
+# full-width forms are included because some spreadsheets normalise them.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_text(value: Any) -> str:
+    """A text cell a spreadsheet shows as text: a leading formula character gets a quote in front."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.lstrip(" ").startswith(FORMULA_STARTS) else text
+
+
 def board_csv(board: dict[str, Any]) -> str:
-    """One line per system: rank, system, organisation, each capability's raw and normalised score, Index."""
+    """One line per system: rank, system, organisation, each capability's raw and normalised score, Index.
+
+    Names and organisations are user text: formula-looking cells are neutralised (:func:`spreadsheet_text`).
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     caps = [c["code"] for c in board["capabilities"]]
-    writer.writerow(["rank", "system", "organisation", *[f"{c} raw" for c in caps], *[f"{c} norm" for c in caps], "index"])
+    writer.writerow(["rank", "system", "organisation", *[f"{c} raw" for c in caps], *[f"{c} norm" for c in caps],
+                     "index", "partial index"])
     for row in board["rows"]:
         raw = [row["tree"].get(c, {}).get("raw") for c in caps]
         norm = [row["tree"].get(c, {}).get("norm") for c in caps]
         writer.writerow([row["rank"] if row["rank"] is not None else ("baseline" if row["baseline"] else ""),
-                         row["system"], row["organisation"], *["" if v is None else f"{v:.2f}" for v in raw],
+                         spreadsheet_text(row["system"]), spreadsheet_text(row["organisation"]),
+                         *["" if v is None else f"{v:.2f}" for v in raw],
                          *["" if v is None else f"{v:.2f}" for v in norm],
-                         "" if row["index"] is None else f"{row['index']:.2f}"])
+                         "" if row["index"] is None else f"{row['index']:.2f}",
+                         "" if row.get("partial_index") is None else f"{row['partial_index']:.2f}"])
     return buffer.getvalue()
 
 

@@ -20,8 +20,13 @@ RULES = ("cuge_mean", "cuge_ratio_of_sums", "plain_mean", "helm_mean_win_rate", 
 
 
 def aggregate(raw: dict[str, dict[str, float]], baseline: str, registry: Registry,
-              selection: list[str] | str | None = None) -> dict[str, dict[str, float]]:
-    """{rule: {system: aggregate}} over the systems that have every selected dataset."""
+              selection: list[str] | str | None = None, *, weights: dict[str, float] | None = None
+              ) -> dict[str, dict[str, float]]:
+    """{rule: {system: aggregate}} over the systems that have every selected dataset.
+
+    ``weights`` override the registry's sibling weights in the two CUGE rules (the peers' rules are
+    unweighted means by definition).
+    """
     datasets = registry.select(selection)
     systems = [s for s, row in raw.items() if all(row.get(d) is not None for d in datasets)]
     if baseline not in systems:
@@ -30,7 +35,7 @@ def aggregate(raw: dict[str, dict[str, float]], baseline: str, registry: Registr
     base = dict(zip(datasets, matrix[systems.index(baseline)], strict=True))
     out: dict[str, dict[str, float]] = {}
     for mode in ("mean", "ratio_of_sums"):
-        index = MatrixScorer(registry, base, selection=[f"ds:{d}" for d in datasets], mode=mode).index(matrix)
+        index = MatrixScorer(registry, base, selection=[f"ds:{d}" for d in datasets], weights=weights, mode=mode).index(matrix)
         out[f"cuge_{mode}"] = dict(zip(systems, index.tolist(), strict=True))
     out["plain_mean"] = dict(zip(systems, matrix.mean(axis=1).tolist(), strict=True))
     # HELM: for each dataset, the share of other systems a system beats (ties count half); then the mean.

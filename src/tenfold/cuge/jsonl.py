@@ -1,20 +1,20 @@
-"""The CUGE-style JSON-lines reader and an atomic writer.
+"""The CUGE-style JSON-lines reader and writer.
 
 CUGE ships one ``*.jsonl`` file per dataset split (train/valid/test_public/test_private) and expects
 predictions in the same format. The reader refuses what platforms answer with "score 0" and no
-reason: non-UTF-8 bytes, a byte-order mark, blank or non-JSON lines (each named by line number).
+reason: non-UTF-8 bytes, a byte-order mark, blank or non-JSON lines, nesting too deep to parse,
+integers too long to convert (each named by file and line number).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from tenfold.core.errors import BadInputError, MissingDataError
+from tenfold.core.io import atomic_write_text, parse_json
 
 
 class SubmissionError(BadInputError):
@@ -42,9 +42,9 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
         if not line.strip():
             raise SubmissionError(f"{path.name} line {number}: blank line; every line must hold one JSON object")
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise SubmissionError(f"{path.name} line {number}: not JSON ({error.msg})") from None
+            record = parse_json(line)  # maps RecursionError and over-long integers to BadInputError
+        except BadInputError as error:
+            raise SubmissionError(f"{path.name} line {number}: {error}") from None
         if not isinstance(record, dict):
             raise SubmissionError(f"{path.name} line {number}: expected a JSON object, got {type(record).__name__}")
         records.append(record)
@@ -57,20 +57,7 @@ def dumps_jsonl(records: Iterable[dict[str, Any]]) -> str:
 
 
 def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> Path:
-    """Write records atomically: a temp file in the same folder, then rename."""
-    return write_text_atomic(Path(path), dumps_jsonl(records))
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write UTF-8 text via a temp file and ``os.replace`` so no partial file is ever visible."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.chmod(temp, 0o644)  # mkstemp creates 0600; outputs are ordinary readable files
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """Write records atomically (core.io: a temp file beside the target, then a rename)."""
+    path = Path(path)
+    atomic_write_text(path, dumps_jsonl(records))
     return path

