@@ -54,8 +54,11 @@ class MdlmSettings(Settings):
     # temporal resolutions swept by E3 (frames per token); the first must be 1 (the E2 rows)
     strides: tuple[int, ...] = (1, 4, 10, 40)
     # --- language models (spec 1.3, ps-LSTM sizes)
-    # LM seeds per row (E2 micro/core, every E3 stride); claims are decided on their interval
-    lm_seeds: int = 3
+    # LM seeds of the E2 micro and core rows (the C2 claims are decided on their interval; with 3 seeds the
+    # t multiplier is 2.92 and the first small run left C2_core_E undecided, so 5)
+    lm_seeds: int = 5
+    # LM seeds per E3 stride, the first ones of lm_seeds (C3 is decided on their interval)
+    stride_seeds: int = 3
     # Adam-step budgets of the budget curve (first LM seed, micro and core rows)
     budgets: tuple[int, ...] = (300, 1000, 3000)
     # the budget every claim is decided at (spec 5.3: 1000 steps)
@@ -98,7 +101,8 @@ class MdlmSettings(Settings):
     # slowest implied timescales shown
     its_count: int = 3
     # --- optional rows
-    # crisp-macro LSTM row beside core-macro (first LM seed)
+    # crisp-macro LSTM row beside core-macro (first LM seed; skipped when every microstate is a core, since
+    # the crisp and core tokens are then identical)
     crisp_row: bool = True
     # E1 extras: micro tokens of a d=0 system (k=microstates) and ps-LSTM-like 4 nearest-centre bins
     e1_rows: bool = False
@@ -128,8 +132,9 @@ class MdlmSettings(Settings):
             raise BadConfigError(f"mdlm settings: strides must start at 1, got {self.strides}")
         if self.headline_budget not in self.budgets:
             raise BadConfigError(f"mdlm settings: headline_budget {self.headline_budget} must be one of {self.budgets}")
-        if not 1 <= self.transformer_seeds <= self.lm_seeds:
-            raise BadConfigError("mdlm settings: transformer_seeds must be in [1, lm_seeds] (paired with LSTM seeds)")
+        for name in ("transformer_seeds", "stride_seeds"):
+            if not 1 <= getattr(self, name) <= self.lm_seeds:
+                raise BadConfigError(f"mdlm settings: {name} must be in [1, lm_seeds] (paired with the LSTM seeds)")
 
     @property
     def frame_time(self) -> float:
@@ -138,12 +143,12 @@ class MdlmSettings(Settings):
 
 SETTINGS = {
     Scale.SMOKE: MdlmSettings(walkers=12, frames=3_000, train_walkers=8, microstates=20, kmeans_frames=5_000,
-                              strides=(1, 10), lm_seeds=1, budgets=(15, 30), headline_budget=30, window=50,
+                              strides=(1, 10), lm_seeds=1, stride_seeds=1, budgets=(15, 30), headline_budget=30, window=50,
                               transformer_seeds=1, transformer_chains=4, chains=8, chain_tokens=1_500,
                               min_chain_tokens=1_000, seed_tokens=50, bootstrap=20, msm_replicates=1,
                               its_lags=(1, 2, 5), crisp_row=False, workers=1),
     Scale.SMALL: MdlmSettings(),
-    Scale.FULL: MdlmSettings(lm_seeds=5, transformer_seeds=5, transformer_width=64, transformer_chains=64,
+    Scale.FULL: MdlmSettings(lm_seeds=5, stride_seeds=5, transformer_seeds=5, transformer_width=64, transformer_chains=64,
                              e1_rows=True, e2b=True),
 }
 
@@ -215,10 +220,11 @@ def reproduce(scale: Scale, settings: MdlmSettings, out: Path, seed: int) -> Mea
             jobs[("e2", kind, lm_seed)] = make_job(base, kind, plan, seed, lm_seed=lm_seed,
                                                    budgets=s.budgets if lm_seed == 0 else (headline,),
                                                    keep_generated=lm_seed == 0)
-    if s.crisp_row:
+    crisp_is_core = bool(np.array_equal(base.macro_map.crisp, base.macro_map.core))
+    if s.crisp_row and not crisp_is_core:
         jobs[("e2", "crisp", 0)] = make_job(base, "crisp", plan, seed, lm_seed=0, budgets=(headline,))
     for stride in s.strides[1:]:  # E3: the reference is rebuilt on the same strided data
-        for lm_seed in lm_seeds:
+        for lm_seed in lm_seeds[: s.stride_seeds]:
             jobs[("e3", stride, lm_seed)] = make_job(partitions[stride], "micro", plan, seed, lm_seed=lm_seed,
                                                      budgets=(headline,))
     for lm_seed in lm_seeds[: s.transformer_seeds]:  # E4, paired with the LSTM micro seeds
@@ -243,11 +249,12 @@ def reproduce(scale: Scale, settings: MdlmSettings, out: Path, seed: int) -> Mea
         return outcomes[key]["rows"][headline]
 
     e2 = {kind: [row("e2", kind, i) for i in lm_seeds] for kind in ("micro", "core")}
-    stride_rows = {1: e2["micro"]} | {st: [row("e3", st, i) for i in lm_seeds] for st in s.strides[1:]}
+    stride_rows = {1: e2["micro"][: s.stride_seeds]} | {st: [row("e3", st, i) for i in lm_seeds[: s.stride_seeds]]
+                                                       for st in s.strides[1:]}
     transformer_rows = [row("e4", i) for i in lm_seeds[: s.transformer_seeds]]
     curve = {kind: outcomes[("e2", kind, 0)]["rows"] for kind in ("micro", "core")}
     generated = {kind: outcomes[("e2", kind, 0)]["generated"][headline] for kind in ("micro", "core")}
-    crisp_row = row("e2", "crisp", 0) if s.crisp_row else None
+    crisp_row = row("e2", "crisp", 0) if ("e2", "crisp", 0) in outcomes else None
 
     msm_rows = {kind: run_msm_rows(base, kind, plan, seed, s.msm_replicates, log) for kind in ("micro", "core")}
     stride_msm = {1: msm_rows["micro"]} | {st: run_msm_rows(partitions[st], "micro", plan, seed, 1, log)
@@ -256,6 +263,8 @@ def reproduce(scale: Scale, settings: MdlmSettings, out: Path, seed: int) -> Mea
     its_lstm = implied_timescales(list(generated["micro"]), list(s.its_lags), s.its_count)
 
     claims, details = _claims(s, e2, stride_rows, transformer_rows, msm_rows, outcomes, e2b_info)
+    if crisp_is_core:
+        log("crisp-macro row skipped: every microstate is a core, so crisp and core tokens are identical")
     figures = study_figures(out, base=base, curve=curve, e2=e2, stride_rows=stride_rows, stride_msm=stride_msm,
                             msm_rows=msm_rows, transformer_rows=transformer_rows, crisp_row=crisp_row,
                             lags=list(s.its_lags), its_md=its_md, its_lstm=its_lstm, frames=frames,
@@ -276,6 +285,7 @@ def reproduce(scale: Scale, settings: MdlmSettings, out: Path, seed: int) -> Mea
         "transformer_TV_per_seed": [r["TV"] for r in transformer_rows],
         "transformer_parameters": transformer_rows[0]["parameters"], "lstm_parameters": e2["micro"][0]["parameters"],
         "crisp_E": None if crisp_row is None else crisp_row["E"],
+        "crisp_tokens_identical_to_core": crisp_is_core,
         "e1": {k[1]: {"E": row(*k)["E"], "TV": row(*k)["TV"]} for k in jobs if k[0] == "e1"},
         "e2b": None if e2b_info is None else {k: v for k, v in e2b_info.items() if k in ("theta_core", "noncore_fraction")},
         "implied_timescales": {"lags": list(s.its_lags), "md_micro": its_md, "lstm_micro_generated": its_lstm},
@@ -289,8 +299,10 @@ def reproduce(scale: Scale, settings: MdlmSettings, out: Path, seed: int) -> Mea
         f"0-{s.train_walkers - 1} train, generation seeds come from the held-out walkers; k={s.microstates} k-means, "
         f"PCCA+ into {s.macrostates} sets (ARI vs true basins {base.info.get('adjusted_rand_index', float('nan')):.3f}), "
         f"core sets at membership >= {s.theta_core}. {s.chains} chains x {s.chain_tokens} tokens at stride 1 (same "
-        f"physical time at coarser strides). E = mean |ln(MFPT_gen/MFPT_ref)| over macrostate pairs; every LSTM row "
-        f"has {s.lm_seeds} LM seeds at {headline} Adam steps. Transformer: width {s.transformer_width}, "
+        f"physical time at coarser strides). E = mean |ln(MFPT_gen/MFPT_ref)| over macrostate pairs; the E2 micro "
+        f"and core rows have {s.lm_seeds} LM seeds, each E3 stride {s.stride_seeds}, all at {headline} Adam steps"
+        + (" (no crisp row: every microstate is a core, so crisp tokens equal core tokens)" if crisp_is_core else "")
+        + f". Transformer: width {s.transformer_width}, "
         f"{s.transformer_layers} blocks ({transformer_rows[0]['parameters']} parameters vs the LSTM's "
         f"{e2['micro'][0]['parameters']}), {s.transformer_chains} chains, {s.transformer_seeds} seeds. Analytic MSM "
         "rows compare like with like (lag 1 vs the reference at this stride; lag tau vs the reference seen every "
@@ -365,7 +377,8 @@ def _claims(s: MdlmSettings, e2: dict, stride_rows: dict, transformer_rows: list
     else:
         means = {st: float(np.mean(v)) for st, v in stride_e.items()}
         worst, best = max(means, key=means.get), min(means, key=means.get)
-        claims["C3_stride"] = _ratio_samples(stride_e[worst], stride_e[best], labels, "E worst / E best stride")
+        claims["C3_stride"] = _ratio_samples(stride_e[worst], stride_e[best], labels[: s.stride_seeds],
+                                             "E worst / E best stride")
         details["C3_stride"] = (f"worst stride {worst} (E {_per_seed(stride_e[worst])}) / best stride {best} "
                                 f"(E {_per_seed(stride_e[best])}); mean E by stride "
                                 + ", ".join(f"{st}: {m:.3f}" for st, m in means.items()))
