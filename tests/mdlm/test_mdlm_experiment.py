@@ -38,3 +38,47 @@ def test_smoke_reproduce_is_well_formed(tmp_path):
         ref_tokens, ref_time = row["reference_mfpt"][0][1], row["reference_mfpt_time"][0][1]
         if ref_tokens is not None:
             assert math.isclose(ref_time, ref_tokens * row["token_time"])
+
+
+def _rows(values, tv=0.05):
+    return [{"E": v, "TV": tv} for v in values]
+
+
+def _claim_inputs(stride_10=(0.2, 0.25, 0.15)):
+    from tenfold.mdlm.experiment import SETTINGS
+
+    settings = SETTINGS[Scale.SMALL]
+    micro, core = [0.9, 1.0, 0.8, 0.95, 0.85], [0.15, 0.2, 0.1, 0.12, 0.18]
+    e2 = {"micro": _rows(micro), "core": _rows(core)}
+    strides = {1: e2["micro"][:3], 4: _rows([0.4, 0.5, 0.3]), 10: _rows(stride_10), 40: _rows([0.3, 0.2, 0.25])}
+    transformer = _rows([0.7, 1.1, 0.9])
+    msm = {"micro": {"E_replicates": [0.1, 0.12, 0.11]}}
+    return settings, e2, strides, transformer, msm
+
+
+def test_claims_decided_over_seeds_with_the_declared_rules():
+    from tenfold.mdlm.experiment import CLAIMS, _claims
+
+    settings, e2, strides, transformer, msm = _claim_inputs()
+    claims, details = _claims(settings, e2, strides, transformer, msm, {}, None)
+    specs = {c.id: c for c in CLAIMS}
+    # C3: worst and best stride by the seed mean (1 and 10), then one log ratio per LM seed
+    assert "worst stride 1" in details["C3_stride"] and "best stride 10" in details["C3_stride"]
+    assert [round(math.exp(v), 6) for v in claims["C3_stride"].values] == [4.5, 4.0, round(0.8 / 0.15, 6)]
+    assert specs["C3_stride"].evaluate(claims["C3_stride"], Scale.SMALL).passed is True
+    assert len(claims["C2_core_E"]) == 5 and len(claims["C2_micro_over_core"]) == 5
+    assert specs["C2_core_E"].evaluate(claims["C2_core_E"], Scale.SMALL).verdict == "pass"
+    # C4: Transformer minus paired LSTM seeds (-0.2, +0.1, +0.1): the interval reaches 0, so it holds
+    assert claims["C4_transformer"] is True and "[" in details["C4_transformer"]
+
+
+def test_an_undefined_error_fails_instead_of_passing():
+    from tenfold.mdlm.experiment import CLAIMS, _claims
+
+    settings, e2, strides, transformer, msm = _claim_inputs(stride_10=(0.2, float("nan"), 0.15))
+    e2["core"][2]["E"] = float("nan")
+    claims, _ = _claims(settings, e2, strides, transformer, msm, {}, None)
+    specs = {c.id: c for c in CLAIMS}
+    for claim_id in ("C3_stride", "C2_core_E", "C2_micro_over_core"):
+        verdict = specs[claim_id].evaluate(claims[claim_id], Scale.SMALL)
+        assert verdict.verdict == "unmeasured" and verdict.passed is False, (claim_id, verdict)
