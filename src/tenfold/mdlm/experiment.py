@@ -1,231 +1,193 @@
-"""Reproduce Zeng et al. (2021) in miniature: language models learn slow MD kinetics only with the
-right partition and temporal resolution; a Transformer is no better than an LSTM (spec 5.2-5.3)."""
+"""Zeng et al. (2021) in miniature: language models learn slow MD kinetics only with the right partition
+and temporal resolution; a Transformer is no better than an LSTM (spec 5.2-5.3).
+
+smoke: a tiny system and one LM seed (shapes and finiteness; claims not decided). small: the spec's
+E2/E3/E4 on 64 walkers x 20,000 frames, every claim decided on its interval over LM seeds (>= 3 per
+row and per stride). full: the same plus the E1 d=0 rows and the E2b recrossing study.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import time
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from tenfold.core.experiment import Claim, Result, Scale, experiment
-from tenfold.core.parallel import run_parallel, worker_count
+from tenfold.core.errors import BadConfigError
+from tenfold.core.experiment import ClaimSpec, Measurements, Scale, Settings, Unmeasured, experiment
+from tenfold.core.intervals import Samples, interval
 
 LOGGER = logging.getLogger("tenfold.mdlm")
 PAPER = "A Note on Learning Rare Events in Molecular Dynamics using LSTM and Transformer (arXiv 2021)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MdlmSettings(Settings):
+    # --- data: the slow 4-well + fast double-well overdamped Langevin model (spec 5.1)
+    # independent walkers, random starts in the four wells
+    walkers: int = 64
+    # frames saved per walker
+    frames: int = 20_000
+    # fast double-well coordinates beside the slow x (the spec's d)
+    fast_dims: int = 2
+    # Euler-Maruyama steps between saved frames (frame time = steps_per_frame x time_step = 0.02)
+    steps_per_frame: int = 20
+    # integrator time step (model units, kT = 1)
+    time_step: float = 1e-3
+    # walkers 0..train_walkers-1 train every model; the others only seed generation (held out)
+    train_walkers: int = 48
+    # --- partition (spec 1.2 steps 2-7)
+    # k-means microstates
+    microstates: int = 100
+    # evenly spaced frames k-means is fitted on (then every frame is assigned)
+    kmeans_frames: int = 30_000
+    # PCCA+ metastable sets (the four wells)
+    macrostates: int = 4
+    # core set of a macrostate: microstates whose PCCA+ membership is >= theta_core
+    theta_core: float = 0.9
+    # lag of the micro MSM that PCCA+ lumps, in frames (divided by the stride, at least 1 token)
+    pcca_lag_frames: int = 10
+    # temporal resolutions swept by E3 (frames per token); the first must be 1 (the E2 rows)
+    strides: tuple[int, ...] = (1, 4, 10, 40)
+    # --- language models (spec 1.3, ps-LSTM sizes)
+    # LM seeds of the E2 micro and core rows (the C2 claims are decided on their interval; with 3 seeds the
+    # t multiplier is 2.92 and the first small run left C2_core_E undecided, so 5)
+    lm_seeds: int = 5
+    # LM seeds per E3 stride, the first ones of lm_seeds (C3 is decided on their interval)
+    stride_seeds: int = 3
+    # Adam-step budgets of the budget curve (first LM seed, micro and core rows)
+    budgets: tuple[int, ...] = (300, 1000, 3000)
+    # the budget every claim is decided at (spec 5.3: 1000 steps)
+    headline_budget: int = 1000
+    # training window (tokens); also the Transformer's context
+    window: int = 100
+    # random windows per Adam step
+    batch_size: int = 64
+    # Adam learning rate
+    learning_rate: float = 1e-3
+    # LSTM token embedding size
+    embedding_dim: int = 16
+    # LSTM hidden size
+    hidden_dim: int = 64
+    # Transformer d_model (E4)
+    transformer_width: int = 32
+    # Transformer blocks
+    transformer_layers: int = 2
+    # Transformer attention heads
+    transformer_heads: int = 4
+    # Transformer LM seeds, paired with the first LSTM seeds (C4 needs >= 3 for its interval)
+    transformer_seeds: int = 3
+    # chains per Transformer row (its generation is slower than the LSTM's)
+    transformer_chains: int = 16
+    # --- generation and scoring (spec 1.4)
+    # generated chains per LSTM row, each seeded by held-out MD tokens
+    chains: int = 64
+    # tokens per chain at stride 1 (coarser strides keep the same physical time)
+    chain_tokens: int = 20_000
+    # floor on tokens per chain at coarse strides
+    min_chain_tokens: int = 2_000
+    # held-out MD tokens that seed each chain
+    seed_tokens: int = 100
+    # chain resamples for each row's bootstrap interval of E
+    bootstrap: int = 200
+    # independent simulations of the MSM(lag 1) row (C2_msm_E is decided on their interval)
+    msm_replicates: int = 3
+    # lags (tokens) of the implied-timescale comparison
+    its_lags: tuple[int, ...] = (1, 2, 5, 10, 20, 50)
+    # slowest implied timescales shown
+    its_count: int = 3
+    # --- optional rows
+    # crisp-macro LSTM row beside core-macro (first LM seed; skipped when every microstate is a core, since
+    # the crisp and core tokens are then identical)
+    crisp_row: bool = True
+    # E1 extras: micro tokens of a d=0 system (k=microstates) and ps-LSTM-like 4 nearest-centre bins
+    e1_rows: bool = False
+    # min-dwell filter (frames) of the ps-LSTM-like bins
+    e1_min_dwell: int = 5
+    # E2b recrossing study (fine saving interval, many microstates)
+    e2b: bool = False
+    # frames per walker in E2b
+    e2b_frames: int = 100_000
+    # integrator steps between E2b frames (frame time 0.002)
+    e2b_steps_per_frame: int = 2
+    # k-means microstates in E2b (so that barrier microstates exist)
+    e2b_microstates: int = 300
+    # frames k-means is fitted on in E2b
+    e2b_kmeans_frames: int = 120_000
+    # PCCA+ lag in E2b frames
+    e2b_pcca_lag_frames: int = 100
+    # theta_core values tried in order until the non-core frame fraction reaches the low end of the range
+    e2b_theta_candidates: tuple[float, ...] = (0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
+    # non-core frame fraction the spec asks of E2b (low, high)
+    e2b_noncore_range: tuple[float, float] = (0.05, 0.15)
+    # worker processes for the independent rows (None: core's worker_count, one per core up to 2)
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.strides or self.strides[0] != 1:
+            raise BadConfigError(f"mdlm settings: strides must start at 1, got {self.strides}")
+        if self.headline_budget not in self.budgets:
+            raise BadConfigError(f"mdlm settings: headline_budget {self.headline_budget} must be one of {self.budgets}")
+        for name in ("transformer_seeds", "stride_seeds"):
+            if not 1 <= getattr(self, name) <= self.lm_seeds:
+                raise BadConfigError(f"mdlm settings: {name} must be in [1, lm_seeds] (paired with the LSTM seeds)")
+
+    @property
+    def frame_time(self) -> float:
+        return self.steps_per_frame * self.time_step
+
+
+SETTINGS = {
+    Scale.SMOKE: MdlmSettings(walkers=12, frames=3_000, train_walkers=8, microstates=20, kmeans_frames=5_000,
+                              strides=(1, 10), lm_seeds=1, stride_seeds=1, budgets=(15, 30), headline_budget=30, window=50,
+                              transformer_seeds=1, transformer_chains=4, chains=8, chain_tokens=1_500,
+                              min_chain_tokens=1_000, seed_tokens=50, bootstrap=20, msm_replicates=1,
+                              its_lags=(1, 2, 5), crisp_row=False, workers=1),
+    Scale.SMALL: MdlmSettings(),
+    Scale.FULL: MdlmSettings(lm_seeds=5, stride_seeds=5, transformer_seeds=5, transformer_width=64, transformer_chains=64,
+                             e1_rows=True, e2b=True),
+}
+
 CLAIMS = [
-    "C2: lumping into metastable macrostates (core sets) makes LSTM kinetics accurate where microstates fail",
-    "C3: the temporal resolution (saving interval) changes how well slow kinetics are learned",
-    "C1 (soft): fine, high-dimensional partitions obscure the rare events",
-    "C2-recrossing (soft): removing recrossings (core sets) beats crisp lumping",
-    "C4 (soft): a Transformer is not better than the LSTM",
+    ClaimSpec("C2_core_E", "C2: core-macro (TBA) LSTM kinetics are accurate at 1000 steps: MFPT error E",
+              "<=", 0.20, paper_value="pilot 0.13", over="seeds"),
+    ClaimSpec("C2_micro_over_core", "C2: micro LSTM E over core-macro LSTM E at 1000 steps (ratio per LM seed)",
+              ">=", 2.0, paper_value="pilot 6.6", over="seeds", log_ratio=True),
+    ClaimSpec("C2_micro_E", "C2: micro LSTM E at 1000 steps (the failure on microstates is real)",
+              ">=", 0.4, paper_value="pilot 0.84", over="seeds"),
+    ClaimSpec("C2_core_TV", "C2: core-macro LSTM population total variation from MD at 1000 steps",
+              "<=", 0.08, paper_value="pilot 0.056", over="seeds"),
+    ClaimSpec("C2_msm_E", "C2: an MSM(lag 1) simulated on the micro tokens matches MD (E): the kinetics are in "
+              "the data", "<=", 0.2, paper_value="pilot 0.16", over="seeds"),
+    ClaimSpec("C3_stride", "C3: micro LSTM E at the worst stride over E at the best stride of the sweep, at "
+              "1000 steps (worst and best chosen by the mean over LM seeds; ratio per LM seed)",
+              ">=", 2.0, paper_value="pilot 4 (stride 1 vs 10)", over="seeds", log_ratio=True),
+    ClaimSpec("C1_fine_partition", "C1: fine high-dimensional microstates (d=2, k=100) obscure the rare events: "
+              "micro E over core-macro E", ">=", 2.0, paper_value="pilot 6.6", over="seeds", log_ratio=True,
+              required=False),
+    ClaimSpec("C2_recrossing", "C2-recrossing (E2b): against the core reference, core-macro E over crisp-macro E, "
+              "with 5-15% non-core frames", "<=", 0.8, paper_value="not shown in the pilot", over="seeds",
+              log_ratio=True, required=False, decisive_from=Scale.FULL),
+    ClaimSpec("C4_transformer", "C4: a Transformer is not better than the LSTM on micro tokens (the 90% t interval "
+              "of E_transformer - E_lstm over paired seeds reaches 0 or above)", "holds",
+              paper_value="pilot 0.84 vs 0.84", required=False),
 ]
 
 
-@dataclass(frozen=True)
-class StudyConfig:
-    """Sizes of one run of the study (spec 5.2; smoke shrinks everything to seconds)."""
+@experiment("mdlm", paper=PAPER, settings=SETTINGS, claims=CLAIMS)
+def reproduce(scale: Scale, settings: MdlmSettings, out: Path, seed: int) -> Measurements:
+    """E2-E4 (and E1/E2b at full scale) on the slow 4-well + fast double-well system, scored by MFPT error E."""
+    from tenfold.mdlm.figures import study_figures
+    from tenfold.mdlm.jobs import make_job, run_jobs, run_msm_rows
+    from tenfold.mdlm.partition import cluster_microstates, implied_timescales
+    from tenfold.mdlm.simulation import simulate, true_basins
+    from tenfold.mdlm.study import build_partition
 
-    n_walkers: int = 64
-    n_frames: int = 20_000
-    n_fast: int = 2
-    train_walkers: int = 48
-    n_micro: int = 100
-    seeds: tuple[int, ...] = (0, 1, 2)
-    budgets: tuple[int, ...] = (300, 1000, 3000)
-    headline_budget: int = 1000
-    strides: tuple[int, ...] = (1, 4, 10, 40)
-    n_chains: int = 64
-    n_tokens: int = 20_000
-    seed_length: int = 100
-    window: int = 100
-    hidden_dim: int = 64
-    embedding_dim: int = 16
-    transformer_width: int = 32
-    transformer_chains: int = 16
-    crisp_row: bool = True
-    e1_rows: bool = False
-    e2b: bool = False
-    e2b_frames: int = 100_000
-    e2b_micro: int = 300
-    bootstrap: int = 200
-    kmeans_frames: int = 30_000
-    extra: dict = field(default_factory=dict)
-
-
-CONFIGS = {
-    Scale.SMOKE: StudyConfig(n_walkers=12, n_frames=3_000, train_walkers=8, n_micro=20, seeds=(0,),
-                             budgets=(15, 30), headline_budget=30, strides=(1, 10), n_chains=8, n_tokens=1_500,
-                             seed_length=50, window=50, transformer_chains=4, crisp_row=False, bootstrap=20,
-                             kmeans_frames=5_000),
-    Scale.SMALL: StudyConfig(),
-    Scale.FULL: StudyConfig(e1_rows=True, e2b=True, transformer_width=64, transformer_chains=64),
-}
-
-
-ROW_LABELS = {"micro": "micro (x,y1,y2) LSTM", "core": "core-macro (TBA) LSTM", "crisp": "crisp-macro LSTM",
-              "bins": "ps-LSTM-like 1-D bins LSTM"}
-
-
-@dataclass
-class LanguageModelJob:
-    """One language-model row: everything a worker process needs, as plain arrays (picklable)."""
-
-    label: str
-    kind: str
-    architecture: str
-    stride: int
-    lm_seed: int
-    budgets: tuple[int, ...]
-    train_tokens: list
-    n_states: int
-    seeds: np.ndarray
-    n_tokens: int
-    reference: object  # study.Reference
-    n_macro: int
-    core_map: np.ndarray | None  # micro tokens are scored through the core-set (TBA) map
-    base_seed: int
-    config: StudyConfig
-    extra_references: dict = field(default_factory=dict)
-    keep_generated: bool = False
-
-    @property
-    def cost(self) -> float:
-        factor = 3.0 if self.architecture == "transformer" else 1.0
-        return max(self.budgets) * factor + 300.0 * len(self.budgets) * self.n_tokens / 20_000
-
-
-def run_language_model_job(job: LanguageModelJob) -> dict:
-    """Train once to max(budgets); generate from held-out seeds and score at every budget."""
-    import torch
-
-    from tenfold.mdlm.language_model import StateLanguageModel
-    from tenfold.mdlm.partition import transition_based_assignment
-    from tenfold.mdlm.study import score
-
-    torch.set_num_threads(1)
-    c = job.config
-    width = c.hidden_dim if job.architecture == "lstm" else c.transformer_width
-    estimator = StateLanguageModel(job.architecture, embedding_dim=c.embedding_dim, hidden_dim=width,
-                                   n_layers=1 if job.architecture == "lstm" else 2, window=c.window,
-                                   steps=max(job.budgets), seed=job.base_seed * 1000 + job.lm_seed,
-                                   n_states=job.n_states)
-    rows: dict[int, dict] = {}
-    generated_at: dict[int, np.ndarray] = {}
-    clock = time.perf_counter()
-
-    def evaluate(step: int, model) -> None:
-        start = time.perf_counter()
-        generated = model.generate(job.seeds, job.n_tokens, seed=job.base_seed * 1000 + job.lm_seed + step)
-        gen_seconds = time.perf_counter() - start
-        macro = list(generated)
-        if job.core_map is not None:
-            macro = [transition_based_assignment(job.core_map[g]) for g in generated]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = score(macro, job.reference, job.n_macro, bootstrap=c.bootstrap, seed=job.lm_seed)
-            extra = {f"E_vs_{name}": score(macro, ref, job.n_macro).error for name, ref in job.extra_references.items()}
-        rows[step] = {"row": job.label, "tokens": job.kind, "model": job.architecture, "stride": job.stride,
-                      "budget": step, "lm_seed": job.lm_seed, "chains": int(job.seeds.shape[0]),
-                      "chain_tokens": job.n_tokens, "parameters": model.n_parameters(),
-                      "generate_seconds": round(gen_seconds, 2),
-                      "final_loss": model.history.losses[-1] if model.history.losses else None,
-                      **result.summary(), **extra, "reference_mfpt": job.reference.mfpt,
-                      "reference_populations": job.reference.populations}
-        if job.keep_generated:
-            generated_at[step] = generated
-
-    estimator.fit(job.train_tokens, snapshots=tuple(job.budgets), on_snapshot=evaluate)
-    for row in rows.values():
-        row["job_wall_seconds"] = round(time.perf_counter() - clock, 1)
-    return {"rows": rows, "generated": generated_at}
-
-
-def run_jobs(jobs: list[LanguageModelJob], workers: int, log) -> list[dict]:
-    """Run jobs in ``workers`` single-threaded processes (longest first); results in the jobs' order."""
-
-    def report(index: int, outcome: dict) -> None:
-        job = jobs[index]
-        for step, row in outcome["rows"].items():
-            log(f"{job.label} stride {job.stride} budget {step} seed {job.lm_seed}: E={row['E']:.3f} "
-                f"ratio={row['median_ratio']:.2f} TV={row['TV']:.3f} ({row['job_wall_seconds']}s)")
-
-    return run_parallel(run_language_model_job, jobs, workers=workers, cost=lambda job: job.cost, on_done=report)
-
-
-def chain_tokens(config: StudyConfig, stride: int) -> int:
-    """Tokens per generated chain: the same physical time at every stride, at least 2,000 tokens."""
-    return max(config.n_tokens // stride, min(config.n_tokens, 2000))
-
-
-def make_job(partition, kind: str, config: StudyConfig, seed: int, *, lm_seed: int, budgets: tuple[int, ...],
-             architecture: str = "lstm", n_chains: int | None = None, label: str = "", keep_generated: bool = False,
-             extra_references: dict | None = None) -> LanguageModelJob:
-    """Build the job for one row: training tokens from the training walkers, seeds from held-out ones."""
-    from tenfold.mdlm.study import Reference, held_out_seeds
-
-    tokens = partition.tokens(kind)
-    held = list(range(config.train_walkers, len(tokens)))
-    seeds = held_out_seeds(tokens, held, n_chains or config.n_chains, config.seed_length, seed=seed + 7919 * lm_seed)
-    return LanguageModelJob(
-        label=label or ROW_LABELS[kind], kind=kind, architecture=architecture, stride=partition.stride,
-        lm_seed=lm_seed, budgets=tuple(budgets), train_tokens=tokens[: config.train_walkers],
-        n_states=partition.n_tokens(kind), seeds=seeds, n_tokens=chain_tokens(config, partition.stride),
-        reference=Reference.from_macro(partition.reference(kind), partition.n_macro), n_macro=partition.n_macro,
-        core_map=partition.macro_map.core if kind == "micro" else None, base_seed=seed, config=config,
-        extra_references=extra_references or {}, keep_generated=keep_generated)
-
-
-def run_msm_row(partition, kind: str, config: StudyConfig, seed: int, log) -> dict:
-    """MSM(lag 1 token) simulated on the same training tokens, plus the analytic MSM MFPT row for micro."""
-    from tenfold.mdlm.kinetics import mfpt_error, msm_mfpt_between_sets
-    from tenfold.mdlm.study import Reference, held_out_seeds, score, simulate_msm
-
-    tokens = partition.tokens(kind)
-    reference = Reference.from_macro(partition.reference(kind), partition.n_macro)
-    held = list(range(config.train_walkers, len(tokens)))
-    seeds = held_out_seeds(tokens, held, config.n_chains, config.seed_length, seed=seed)
-    n_tokens = chain_tokens(config, partition.stride)
-    chains = simulate_msm(tokens[: config.train_walkers], partition.n_tokens(kind), seeds, n_tokens, seed=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = score(partition.to_macro(kind, chains), reference, partition.n_macro, bootstrap=config.bootstrap,
-                       seed=seed)
-    row = {"row": f"MSM(lag 1) on {kind} tokens", "tokens": kind, "model": "msm", "stride": partition.stride,
-           "chain_tokens": n_tokens, **result.summary(), "reference_mfpt": reference.mfpt}
-    if kind == "micro" and partition.macro_map is not None:
-        sets = [np.flatnonzero(partition.macro_map.core == j) for j in range(partition.n_macro)]
-        analytic = msm_mfpt_between_sets(partition.fit, sets)
-        row["analytic_msm_mfpt"] = analytic
-        row["analytic_msm_E"] = mfpt_error(analytic, reference.mfpt).error
-        row["analytic_msm_lag_tokens"] = partition.fit.lag
-    log(f"{row['row']} stride {partition.stride}: E={result.error:.3f} TV={result.population_tv:.3f}")
-    return row
-
-
-def _mean(values) -> float:
-    values = [v for v in values if v is not None and np.isfinite(v)]
-    return float(np.mean(values)) if values else float("nan")
-
-
-@experiment("mdlm", paper=PAPER, claims=CLAIMS)
-def reproduce(scale: Scale, out: Path, seed: int = 0) -> Result:
-    """E1-E4 on the slow 4-well + fast double-well Langevin system, scored by MFPT error E."""
-    import torch
-
-    from tenfold.mdlm.partition import cluster_microstates, implied_timescales, nearest_centre_bins
-    from tenfold.mdlm.simulation import BASIN_CENTRES, simulate, true_basins
-    from tenfold.mdlm.study import bins_partition, build_partition
-
-    scale = Scale.parse(scale)
-    c = CONFIGS[scale]
-    # tiny recurrent models: one thread per process avoids OpenMP barrier spinning on a busy 2-core box;
-    # the independent language-model rows run in parallel processes instead
-    torch.set_num_threads(1)
-    workers = 1 if scale is Scale.SMOKE else worker_count()
+    s = settings
     clock = time.perf_counter()
     log_lines: list[str] = []
 
@@ -234,269 +196,262 @@ def reproduce(scale: Scale, out: Path, seed: int = 0) -> Result:
         log_lines.append(line)
         LOGGER.info(line)
 
-    frames = simulate(c.n_walkers, c.n_frames, c.n_fast, seed=seed)
+    frames = simulate(s.walkers, s.frames, s.fast_dims, steps_per_frame=s.steps_per_frame, dt=s.time_step, seed=seed)
     walkers = list(frames)
     truth = [true_basins(w[:, 0]) for w in walkers]
-    log(f"simulated {c.n_walkers} x {c.n_frames} frames, d={c.n_fast}")
-    micro, centres = cluster_microstates(walkers, c.n_micro, seed=seed, max_fit_frames=c.kmeans_frames)
-    log("k-means done")
-    partitions = {}
-    for stride in c.strides:
-        partitions[stride] = build_partition(micro, c.n_micro, stride=stride, train_walkers=c.train_walkers,
-                                             order_by=centres[:, 0], truth=truth)
-        log(f"partition stride {stride}: {partitions[stride].info}")
+    log(f"simulated {s.walkers} x {s.frames} frames, d={s.fast_dims}")
+    micro, centres = cluster_microstates(walkers, s.microstates, seed=seed, max_fit_frames=s.kmeans_frames)
+    partitions = {
+        stride: build_partition(micro, s.microstates, stride=stride, train_walkers=s.train_walkers,
+                                n_macro=s.macrostates, theta_core=s.theta_core, pcca_lag_frames=s.pcca_lag_frames,
+                                order_by=centres[:, 0], truth=truth)
+        for stride in s.strides
+    }
+    for stride, partition in partitions.items():
+        log(f"partition stride {stride}: {partition.info}")
     base = partitions[1]
-    headline = c.headline_budget
-    first = c.seeds[0]
+    plan = _plan(s)
+    headline = s.headline_budget
+    lm_seeds = list(range(s.lm_seeds))
 
-    # every language-model row as an independent job
-    jobs: dict[tuple, LanguageModelJob] = {}
-    for kind in ("micro", "core"):  # E2: 3 seeds at the headline budget; seed 0 carries the budget curve
-        for lm_seed in c.seeds:
-            budgets = c.budgets if lm_seed == first else (headline,)
-            jobs[("e2", kind, lm_seed)] = make_job(base, kind, c, seed, lm_seed=lm_seed, budgets=budgets,
-                                                   keep_generated=lm_seed == first)
-    if c.crisp_row:
-        jobs[("e2", "crisp", first)] = make_job(base, "crisp", c, seed, lm_seed=first, budgets=(headline,))
-    for stride in c.strides[1:]:  # E3: reference recomputed on the same strided data
-        jobs[("e3", stride)] = make_job(partitions[stride], "micro", c, seed, lm_seed=first, budgets=(headline,))
-    jobs[("e4",)] = make_job(base, "micro", c, seed, lm_seed=first, budgets=(headline,), architecture="transformer",
-                             n_chains=c.transformer_chains, label="micro (x,y1,y2) Transformer")
-    if c.e1_rows:  # E1 extras: d=0 with k=100, and ps-LSTM-like 4 nearest-centre bins with min-dwell filtering
-        walkers0 = list(simulate(c.n_walkers, c.n_frames, 0, seed=seed + 1))
-        micro0, centres0 = cluster_microstates(walkers0, c.n_micro, seed=seed, max_fit_frames=c.kmeans_frames)
-        part0 = build_partition(micro0, c.n_micro, train_walkers=c.train_walkers, order_by=centres0[:, 0],
-                                truth=[true_basins(w[:, 0]) for w in walkers0])
-        jobs[("e1", "d0_k100")] = make_job(part0, "micro", c, seed, lm_seed=first, budgets=(headline,),
-                                           label="micro (x only, k=100) LSTM")
-        bins = bins_partition(nearest_centre_bins(walkers0, BASIN_CENTRES), 4, min_dwell=5)
-        jobs[("e1", "d0_bins4")] = make_job(bins, "bins", c, seed, lm_seed=first, budgets=(headline,))
+    jobs: dict[tuple, Any] = {}
+    for kind in ("micro", "core"):  # E2; the first LM seed carries the budget curve
+        for lm_seed in lm_seeds:
+            jobs[("e2", kind, lm_seed)] = make_job(base, kind, plan, seed, lm_seed=lm_seed,
+                                                   budgets=s.budgets if lm_seed == 0 else (headline,),
+                                                   keep_generated=lm_seed == 0)
+    crisp_is_core = bool(np.array_equal(base.macro_map.crisp, base.macro_map.core))
+    if s.crisp_row and not crisp_is_core:
+        jobs[("e2", "crisp", 0)] = make_job(base, "crisp", plan, seed, lm_seed=0, budgets=(headline,))
+    for stride in s.strides[1:]:  # E3: the reference is rebuilt on the same strided data
+        for lm_seed in lm_seeds[: s.stride_seeds]:
+            jobs[("e3", stride, lm_seed)] = make_job(partitions[stride], "micro", plan, seed, lm_seed=lm_seed,
+                                                     budgets=(headline,))
+    for lm_seed in lm_seeds[: s.transformer_seeds]:  # E4, paired with the LSTM micro seeds
+        jobs[("e4", lm_seed)] = make_job(base, "micro", plan, seed, lm_seed=lm_seed, budgets=(headline,),
+                                         architecture="transformer", chains=s.transformer_chains,
+                                         label="micro (x,y1,y2) Transformer")
+    if s.e1_rows:
+        jobs |= _e1_jobs(s, plan, seed)
     e2b_info = None
-    if c.e2b:
-        e2b_info = _prepare_e2b(c, seed, log)
+    if s.e2b:
+        e2b_info = _prepare_e2b(s, seed, log)
         for kind in ("crisp", "core"):
-            jobs[("e2b", kind)] = make_job(e2b_info["partition"], kind, c, seed, lm_seed=first, budgets=(headline,),
-                                           label=f"E2b {kind}-macro LSTM",
-                                           extra_references={"core_reference": e2b_info["core_reference"]})
-    log(f"running {len(jobs)} language-model jobs on {workers} worker(s)")
+            for lm_seed in lm_seeds:
+                jobs[("e2b", kind, lm_seed)] = make_job(
+                    e2b_info["partition"], kind, plan, seed, lm_seed=lm_seed, budgets=(headline,),
+                    label=f"E2b {kind}-macro LSTM", extra_references={"core_reference": e2b_info["core_reference"]})
+    log(f"running {len(jobs)} language-model jobs")
     keys = list(jobs)
-    outcomes = dict(zip(keys, run_jobs([jobs[k] for k in keys], workers, log), strict=True))
+    outcomes = dict(zip(keys, run_jobs([jobs[k] for k in keys], s.workers, log), strict=True))
 
-    e2 = {kind: {s: outcomes[("e2", kind, s)]["rows"][headline] for s in c.seeds} for kind in ("micro", "core")}
-    curve = {kind: outcomes[("e2", kind, first)]["rows"] for kind in ("micro", "core")}
-    generated_examples = {kind: outcomes[("e2", kind, first)]["generated"][headline] for kind in ("micro", "core")}
-    crisp_row = outcomes[("e2", "crisp", first)]["rows"][headline] if c.crisp_row else None
-    stride_rows = {1: e2["micro"][first]} | {s: outcomes[("e3", s)]["rows"][headline] for s in c.strides[1:]}
-    transformer_row = outcomes[("e4",)]["rows"][headline]
-    e1 = {name: outcomes[("e1", name)]["rows"][headline] for name in ("d0_k100", "d0_bins4")} if c.e1_rows else {}
-    e2b = None
-    if c.e2b:
-        crisp_e = outcomes[("e2b", "crisp")]["rows"][headline]["E_vs_core_reference"]
-        core_e2b = outcomes[("e2b", "core")]["rows"][headline]["E_vs_core_reference"]
-        e2b = {"theta_core": e2b_info["theta_core"], "noncore_fraction": e2b_info["noncore_fraction"],
-               "noncore_in_range": bool(0.05 <= e2b_info["noncore_fraction"] <= 0.15),
-               "crisp_E_vs_core_ref": crisp_e, "core_E_vs_core_ref": core_e2b,
-               "core_over_crisp": core_e2b / crisp_e if crisp_e > 0 else float("nan"),
-               "crisp_E_matched": outcomes[("e2b", "crisp")]["rows"][headline]["E"],
-               "core_E_matched": outcomes[("e2b", "core")]["rows"][headline]["E"]}
+    def row(*key) -> dict:
+        return outcomes[key]["rows"][headline]
 
-    msm_rows = {kind: run_msm_row(base, kind, c, seed, log) for kind in ("micro", "core")}
-    stride_msm = {1: msm_rows["micro"]} | {s: run_msm_row(partitions[s], "micro", c, seed, log) for s in c.strides[1:]}
+    e2 = {kind: [row("e2", kind, i) for i in lm_seeds] for kind in ("micro", "core")}
+    stride_rows = {1: e2["micro"][: s.stride_seeds]} | {st: [row("e3", st, i) for i in lm_seeds[: s.stride_seeds]]
+                                                       for st in s.strides[1:]}
+    transformer_rows = [row("e4", i) for i in lm_seeds[: s.transformer_seeds]]
+    curve = {kind: outcomes[("e2", kind, 0)]["rows"] for kind in ("micro", "core")}
+    generated = {kind: outcomes[("e2", kind, 0)]["generated"][headline] for kind in ("micro", "core")}
+    crisp_row = row("e2", "crisp", 0) if ("e2", "crisp", 0) in outcomes else None
 
-    # implied timescales: MD micro MSM vs an MSM on the LSTM's generated micro chains
-    lags = [1, 2, 5, 10, 20, 50] if scale is not Scale.SMOKE else [1, 2, 5]
-    its_md = implied_timescales(base.micro[: c.train_walkers], lags, 3)
-    its_lstm = implied_timescales(list(generated_examples["micro"]), lags, 3)
-    log("implied timescales done")
+    msm_rows = {kind: run_msm_rows(base, kind, plan, seed, s.msm_replicates, log) for kind in ("micro", "core")}
+    stride_msm = {1: msm_rows["micro"]} | {st: run_msm_rows(partitions[st], "micro", plan, seed, 1, log)
+                                           for st in s.strides[1:]}
+    its_md = implied_timescales(base.micro[: s.train_walkers], list(s.its_lags), s.its_count)
+    its_lstm = implied_timescales(list(generated["micro"]), list(s.its_lags), s.its_count)
 
-    # claims (thresholds from spec 5.3, fixed before the run)
-    measurable = scale is not Scale.SMOKE
-    micro_e = _mean(r["E"] for r in e2["micro"].values())
-    core_e = _mean(r["E"] for r in e2["core"].values())
-    core_tv = _mean(r["TV"] for r in e2["core"].values())
-    micro_spread = float(np.std([r["E"] for r in e2["micro"].values()]))
-    ratio = micro_e / core_e if core_e > 0 else float("nan")
-    stride_e = {s: r["E"] for s, r in stride_rows.items()}
-    finite = [v for v in stride_e.values() if np.isfinite(v) and v > 0]
-    stride_change = max(finite) / min(finite) if len(finite) >= 2 else float("nan")
-    msm_e = msm_rows["micro"]["E"]
-    claims = [
-        Claim.compare("C2_core_E", "core-macro LSTM E <= 0.20 at 1000 steps (mean over seeds)", core_e, "<=", 0.20,
-                      paper_value="pilot 0.13", applicable=measurable),
-        Claim.compare("C2_micro_over_core", "micro LSTM E >= 2x core-macro E at 1000 steps", ratio, ">=", 2.0,
-                      paper_value="pilot 6.6x", applicable=measurable),
-        Claim.compare("C2_micro_E", "micro LSTM E >= 0.4 at 1000 steps (the failure is real)", micro_e, ">=", 0.4,
-                      paper_value="pilot 0.84", applicable=measurable),
-        Claim.compare("C2_core_TV", "core-macro LSTM population TV <= 0.08", core_tv, "<=", 0.08,
-                      paper_value="pilot 0.056", applicable=measurable),
-        Claim.compare("C2_msm_E", "MSM(lag 1) on micro tokens E <= 0.2 (the kinetics are in the data)", msm_e, "<=",
-                      0.2, paper_value="pilot 0.16", applicable=measurable),
-        Claim.compare("C3_stride", "micro LSTM E changes >= 2x across strides " + str(list(c.strides)),
-                      stride_change, ">=", 2.0, paper_value="pilot 4x (stride 1 vs 10)", applicable=measurable),
-        Claim.compare("C1_fine_partition", "micro E (d=2, k=100) >= 2x core-macro E (granularity, not only dimension)",
-                      ratio, ">=", 2.0, paper_value="pilot 6.6x", required=False, applicable=measurable),
-    ]
-    if e2b is not None:
-        claims.append(Claim.compare(
-            "C2_recrossing", "against the core reference, core-macro E <= 0.8x crisp-macro E (5-15% non-core)",
-            e2b["core_over_crisp"], "<=", 0.8, paper_value="not shown in the pilot", required=False,
-            applicable=measurable and e2b["noncore_in_range"]))
-    else:
-        claims.append(Claim.holds("C2_recrossing", "core-macro E <= 0.8x crisp-macro E with 5-15% non-core frames "
-                                  "(E2b runs at full scale only)", None, threshold="<= 0.8 (full scale)",
-                                  paper_value="not shown in the pilot", required=False))
-    transformer_e = transformer_row["E"]
-    c4 = None if not (measurable and np.isfinite(transformer_e)) else bool(transformer_e >= micro_e - micro_spread)
-    claims.append(Claim.holds("C4_transformer", "Transformer E is not lower than LSTM E by more than the seed spread",
-                              c4, measured=f"Transformer E {transformer_e:.3f} vs LSTM {micro_e:.3f} "
-                              f"(seed spread {micro_spread:.3f})", threshold="E_tf >= E_lstm - std over seeds",
-                              paper_value="pilot 0.84 vs 0.84", required=False))
-
-    figures = _figures(out, base=base, curve=curve, e2=e2, stride_rows=stride_rows, stride_msm=stride_msm,
-                       msm_rows=msm_rows, transformer_row=transformer_row, crisp_row=crisp_row, lags=lags,
-                       its_md=its_md, its_lstm=its_lstm, frames=frames, generated=generated_examples, config=c)
-    rows = [row for outcome in outcomes.values() for row in outcome["rows"].values()]
-    rows += list(msm_rows.values()) + [stride_msm[s] for s in c.strides[1:]]
+    claims, details = _claims(s, e2, stride_rows, transformer_rows, msm_rows, outcomes, e2b_info)
+    if crisp_is_core:
+        log("crisp-macro row skipped: every microstate is a core, so crisp and core tokens are identical")
+    figures = study_figures(out, base=base, curve=curve, e2=e2, stride_rows=stride_rows, stride_msm=stride_msm,
+                            msm_rows=msm_rows, transformer_rows=transformer_rows, crisp_row=crisp_row,
+                            lags=list(s.its_lags), its_md=its_md, its_lstm=its_lstm, frames=frames,
+                            generated=generated, settings=s)
     metrics = {
-        "config": c.__dict__, "workers": workers,
-        "partition": {s: p.info for s, p in partitions.items()},
-        "micro_E_mean": micro_e, "core_E_mean": core_e, "micro_over_core": ratio, "core_TV_mean": core_tv,
-        "micro_E_seed_std": micro_spread, "micro_E_per_seed": {s: r["E"] for s, r in e2["micro"].items()},
-        "core_E_per_seed": {s: r["E"] for s, r in e2["core"].items()},
-        "msm_lag1_micro_E": msm_e, "msm_lag1_core_E": msm_rows["core"]["E"],
-        "analytic_msm_E": msm_rows["micro"].get("analytic_msm_E"),
-        "stride_E": stride_e, "stride_change": stride_change,
-        "stride_msm_E": {s: r["E"] for s, r in stride_msm.items()},
+        "workers": s.workers, "frame_time": s.frame_time,
+        "partition": {st: p.info for st, p in partitions.items()},
+        "micro_E_per_seed": [r["E"] for r in e2["micro"]], "core_E_per_seed": [r["E"] for r in e2["core"]],
+        "core_TV_per_seed": [r["TV"] for r in e2["core"]],
+        "stride_E_per_seed": {st: [r["E"] for r in rows] for st, rows in stride_rows.items()},
+        "stride_censored_total": {st: [r["censored_total"] for r in rows] for st, rows in stride_rows.items()},
+        "msm_lag1_micro_E": msm_rows["micro"]["E_replicates"], "msm_lag1_core_E": msm_rows["core"]["E_replicates"],
+        "analytic_msm": msm_rows["micro"]["analytic"],
+        "stride_msm_E": {st: r["E"] for st, r in stride_msm.items()},
+        "stride_analytic_msm_E": {st: {k: v["E"] for k, v in r["analytic"].items()} for st, r in stride_msm.items()},
         "budget_curve": {k: {b: r["E"] for b, r in v.items()} for k, v in curve.items()},
-        "transformer_E": transformer_e, "transformer_TV": transformer_row["TV"],
-        "transformer_parameters": transformer_row["parameters"], "lstm_parameters": e2["micro"][first]["parameters"],
+        "transformer_E_per_seed": [r["E"] for r in transformer_rows],
+        "transformer_TV_per_seed": [r["TV"] for r in transformer_rows],
+        "transformer_parameters": transformer_rows[0]["parameters"], "lstm_parameters": e2["micro"][0]["parameters"],
         "crisp_E": None if crisp_row is None else crisp_row["E"],
-        "e1": {k: {"E": v["E"], "TV": v["TV"]} for k, v in e1.items()},
-        "e2b": e2b,
-        "implied_timescales": {"lags": lags, "md_micro": its_md, "lstm_micro_generated": its_lstm},
-        "rows": rows,
+        "crisp_tokens_identical_to_core": crisp_is_core,
+        "e1": {k[1]: {"E": row(*k)["E"], "TV": row(*k)["TV"]} for k in jobs if k[0] == "e1"},
+        "e2b": None if e2b_info is None else {k: v for k, v in e2b_info.items() if k in ("theta_core", "noncore_fraction")},
+        "implied_timescales": {"lags": list(s.its_lags), "md_micro": its_md, "lstm_micro_generated": its_lstm},
+        "rows": [r for outcome in outcomes.values() for r in outcome["rows"].values()]
+        + list(msm_rows.values()) + [stride_msm[st] for st in s.strides[1:]],
         "log": log_lines,
         "wall_seconds": round(time.perf_counter() - clock, 1),
     }
-    notes = (f"{c.n_walkers} walkers x {c.n_frames} frames (d={c.n_fast}); training walkers 0-{c.train_walkers - 1}, "
-             f"generation seeds from held-out walkers; k={c.n_micro} k-means, PCCA+ (ARI vs true basins "
-             f"{base.info.get('adjusted_rand_index', float('nan')):.3f}); {c.n_chains} chains x {c.n_tokens} tokens "
-             f"at stride 1 (same physical time at other strides). E = mean |ln(MFPT_gen/MFPT_ref)| over macrostate "
-             f"pairs. Transformer: width {c.transformer_width}, 2 blocks ({transformer_row['parameters']} parameters vs "
-             f"the LSTM's {e2['micro'][first]['parameters']}), {c.transformer_chains} chains. E1 d=0 rows and E2b run "
-             "at full scale only.")
-    return Result(name="mdlm", scale=scale, seed=seed, metrics=metrics, figures=figures, claims=claims, notes=notes)
+    notes = (
+        f"{s.walkers} walkers x {s.frames} frames (d={s.fast_dims}, frame time {s.frame_time:g}); walkers "
+        f"0-{s.train_walkers - 1} train, generation seeds come from the held-out walkers; k={s.microstates} k-means, "
+        f"PCCA+ into {s.macrostates} sets (ARI vs true basins {base.info.get('adjusted_rand_index', float('nan')):.3f}), "
+        f"core sets at membership >= {s.theta_core}. {s.chains} chains x {s.chain_tokens} tokens at stride 1 (same "
+        f"physical time at coarser strides). E = mean |ln(MFPT_gen/MFPT_ref)| over macrostate pairs; the E2 micro "
+        f"and core rows have {s.lm_seeds} LM seeds, each E3 stride {s.stride_seeds}, all at {headline} Adam steps"
+        + (" (no crisp row: every microstate is a core, so crisp tokens equal core tokens)" if crisp_is_core else "")
+        + f". Transformer: width {s.transformer_width}, "
+        f"{s.transformer_layers} blocks ({transformer_rows[0]['parameters']} parameters vs the LSTM's "
+        f"{e2['micro'][0]['parameters']}), {s.transformer_chains} chains, {s.transformer_seeds} seeds. Analytic MSM "
+        "rows compare like with like (lag 1 vs the reference at this stride; lag tau vs the reference seen every "
+        "tau tokens). MFPTs are stored in tokens and in physical time; censored passages are counted per row."
+        + ("" if s.e1_rows else " E1 d=0 rows and E2b run at full scale only.")
+    )
+    return Measurements(claims=claims, metrics=metrics, figures=figures, notes=notes, details=details)
 
 
-def _prepare_e2b(c: StudyConfig, seed: int, log) -> dict:
-    """Recrossing study data: save every 2 integrator steps, k = e2b_micro, theta_core for 5-15% non-core frames."""
+def _plan(s: MdlmSettings):
+    from tenfold.mdlm.jobs import RowPlan
+
+    return RowPlan(embedding_dim=s.embedding_dim, hidden_dim=s.hidden_dim, transformer_width=s.transformer_width,
+                   transformer_layers=s.transformer_layers, transformer_heads=s.transformer_heads, window=s.window,
+                   batch_size=s.batch_size, learning_rate=s.learning_rate, chains=s.chains,
+                   chain_tokens=s.chain_tokens, min_chain_tokens=s.min_chain_tokens, seed_tokens=s.seed_tokens,
+                   train_walkers=s.train_walkers, bootstrap=s.bootstrap, frame_time=s.frame_time)
+
+
+def _values(rows: list[dict], key: str = "E") -> list[float]:
+    return [float(r[key]) if r[key] is not None else float("nan") for r in rows]
+
+
+def _finite_positive(values: list[float]) -> bool:
+    return all(math.isfinite(v) and v > 0 for v in values)
+
+
+def _seed_samples(values: list[float], labels: list[str], what: str) -> Samples | Unmeasured:
+    if not all(math.isfinite(v) for v in values):
+        return Unmeasured(f"{what} is undefined for a seed (no macrostate pair with completed passages): {values}")
+    return Samples(values, labels)
+
+
+def _ratio_samples(top: list[float], bottom: list[float], labels: list[str], what: str) -> Samples | Unmeasured:
+    if not (_finite_positive(top) and _finite_positive(bottom)):
+        return Unmeasured(f"{what}: an E is undefined or zero, so the ratio is not measured: {top} / {bottom}")
+    return Samples.log_ratios(top, bottom, labels)
+
+
+def _per_seed(values: list[float]) -> str:
+    return ", ".join(f"{v:.3f}" for v in values)
+
+
+def _claims(s: MdlmSettings, e2: dict, stride_rows: dict, transformer_rows: list, msm_rows: dict, outcomes: dict,
+            e2b_info: dict | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """One measurement per declared claim, over LM seeds (core decides them from CLAIMS)."""
+    labels = [f"LM seed {i}" for i in range(s.lm_seeds)]
+    micro_e, core_e = _values(e2["micro"]), _values(e2["core"])
+    core_tv = _values(e2["core"], "TV")
+    msm_e = [float(v) if v is not None else float("nan") for v in msm_rows["micro"]["E_replicates"]]
+    micro_over_core = _ratio_samples(micro_e, core_e, labels, "micro E / core E")
+    claims: dict[str, Any] = {
+        "C2_core_E": _seed_samples(core_e, labels, "core-macro E"),
+        "C2_micro_over_core": micro_over_core,
+        "C2_micro_E": _seed_samples(micro_e, labels, "micro E"),
+        "C2_core_TV": _seed_samples(core_tv, labels, "core-macro TV"),
+        "C2_msm_E": _seed_samples(msm_e, [f"MSM simulation {i}" for i in range(len(msm_e))], "MSM(lag 1) E"),
+        "C1_fine_partition": micro_over_core,
+    }
+    details = {
+        "C2_core_E": f"per seed {_per_seed(core_e)}",
+        "C2_micro_over_core": f"micro {_per_seed(micro_e)} / core {_per_seed(core_e)}",
+        "C2_micro_E": f"per seed {_per_seed(micro_e)}",
+        "C2_core_TV": f"per seed {_per_seed(core_tv)}",
+        "C2_msm_E": f"per simulation {_per_seed(msm_e)}",
+        "C1_fine_partition": "the same per-seed ratios as C2_micro_over_core (d=2, k=100)",
+    }
+
+    stride_e = {st: _values(rows) for st, rows in stride_rows.items()}
+    if not all(_finite_positive(v) for v in stride_e.values()):
+        claims["C3_stride"] = Unmeasured(f"an E of the stride sweep is undefined or zero: {stride_e}")
+    else:
+        means = {st: float(np.mean(v)) for st, v in stride_e.items()}
+        worst, best = max(means, key=means.get), min(means, key=means.get)
+        claims["C3_stride"] = _ratio_samples(stride_e[worst], stride_e[best], labels[: s.stride_seeds],
+                                             "E worst / E best stride")
+        details["C3_stride"] = (f"worst stride {worst} (E {_per_seed(stride_e[worst])}) / best stride {best} "
+                                f"(E {_per_seed(stride_e[best])}); mean E by stride "
+                                + ", ".join(f"{st}: {m:.3f}" for st, m in means.items()))
+
+    transformer_e = _values(transformer_rows)
+    paired = micro_e[: len(transformer_e)]
+    if len(transformer_e) < 3:
+        claims["C4_transformer"] = Unmeasured(f"{len(transformer_e)} Transformer seeds < 3 needed for an interval")
+    elif not (all(math.isfinite(v) for v in transformer_e + paired)):
+        claims["C4_transformer"] = Unmeasured(f"an E is undefined: Transformer {transformer_e}, LSTM {paired}")
+    else:
+        bounds = interval([a - b for a, b in zip(transformer_e, paired, strict=True)], "t")
+        claims["C4_transformer"] = bool(bounds.high >= 0.0)
+        details["C4_transformer"] = (f"E_tf - E_lstm = {bounds.mean:+.3f} [{bounds.low:+.3f}, {bounds.high:+.3f}]; "
+                                     f"Transformer {_per_seed(transformer_e)} vs LSTM {_per_seed(paired)}")
+
+    if e2b_info is None:
+        claims["C2_recrossing"] = Unmeasured("E2b (the recrossing study) runs at full scale only")
+    else:
+        low, high = s.e2b_noncore_range
+        fraction = e2b_info["noncore_fraction"]
+        crisp = [outcomes[("e2b", "crisp", i)]["rows"][s.headline_budget]["E_vs_core_reference"] for i in range(s.lm_seeds)]
+        core = [outcomes[("e2b", "core", i)]["rows"][s.headline_budget]["E_vs_core_reference"] for i in range(s.lm_seeds)]
+        if not low <= fraction <= high:
+            claims["C2_recrossing"] = Unmeasured(f"non-core frame fraction {fraction:.3f} is outside [{low}, {high}] "
+                                                 f"at every theta_core tried")
+        else:
+            claims["C2_recrossing"] = _ratio_samples(core, crisp, labels, "core E / crisp E")
+        details["C2_recrossing"] = (f"theta_core {e2b_info['theta_core']}, non-core {fraction:.3f}; core "
+                                    f"{_per_seed(core)} / crisp {_per_seed(crisp)}")
+    return claims, details
+
+
+def _e1_jobs(s: MdlmSettings, plan, seed: int) -> dict[tuple, Any]:
+    """E1 extras: micro tokens of a d=0 system (k=microstates), and ps-LSTM-like 4 nearest-centre bins."""
+    from tenfold.mdlm.jobs import make_job
+    from tenfold.mdlm.partition import cluster_microstates, nearest_centre_bins
+    from tenfold.mdlm.simulation import BASIN_CENTRES, simulate, true_basins
+    from tenfold.mdlm.study import bins_partition, build_partition
+
+    walkers = list(simulate(s.walkers, s.frames, 0, steps_per_frame=s.steps_per_frame, dt=s.time_step, seed=seed + 1))
+    micro, centres = cluster_microstates(walkers, s.microstates, seed=seed, max_fit_frames=s.kmeans_frames)
+    part = build_partition(micro, s.microstates, train_walkers=s.train_walkers, n_macro=s.macrostates,
+                           theta_core=s.theta_core, pcca_lag_frames=s.pcca_lag_frames, order_by=centres[:, 0],
+                           truth=[true_basins(w[:, 0]) for w in walkers])
+    bins = bins_partition(nearest_centre_bins(walkers, BASIN_CENTRES), len(BASIN_CENTRES), min_dwell=s.e1_min_dwell)
+    return {("e1", "d0_k100"): make_job(part, "micro", plan, seed, lm_seed=0, budgets=(s.headline_budget,),
+                                        label="micro (x only) LSTM"),
+            ("e1", "d0_bins4"): make_job(bins, "bins", plan, seed, lm_seed=0, budgets=(s.headline_budget,))}
+
+
+def _prepare_e2b(s: MdlmSettings, seed: int, log) -> dict:
+    """Recrossing data: a fine saving interval, many microstates, theta_core raised until enough frames are non-core."""
+    from tenfold.core.errors import BadInputError
     from tenfold.mdlm.partition import cluster_microstates, pcca_lumping
     from tenfold.mdlm.simulation import simulate, true_basins
     from tenfold.mdlm.study import Reference, build_partition
 
-    walkers = list(simulate(c.n_walkers, c.e2b_frames, c.n_fast, steps_per_frame=2, seed=seed + 2))
-    micro, centres = cluster_microstates(walkers, c.e2b_micro, seed=seed, max_fit_frames=4 * c.kmeans_frames)
-    part = build_partition(micro, c.e2b_micro, train_walkers=c.train_walkers, order_by=centres[:, 0],
-                           truth=[true_basins(w[:, 0]) for w in walkers], pcca_lag_frames=100)
+    walkers = list(simulate(s.walkers, s.e2b_frames, s.fast_dims, steps_per_frame=s.e2b_steps_per_frame,
+                            dt=s.time_step, seed=seed + 2))
+    micro, centres = cluster_microstates(walkers, s.e2b_microstates, seed=seed, max_fit_frames=s.e2b_kmeans_frames)
+    part = build_partition(micro, s.e2b_microstates, train_walkers=s.train_walkers, n_macro=s.macrostates,
+                           theta_core=s.e2b_theta_candidates[0], order_by=centres[:, 0],
+                           truth=[true_basins(w[:, 0]) for w in walkers], pcca_lag_frames=s.e2b_pcca_lag_frames)
     theta, fraction = part.macro_map.theta_core, part.info["noncore_fraction"]
-    for candidate in (0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999):
+    for candidate in s.e2b_theta_candidates:
         try:
             lumped = pcca_lumping(part.fit, part.n_macro, theta_core=candidate, order_by=centres[:, 0])
-        except Exception:  # an empty core set: keep the last valid theta
+        except BadInputError:  # a core set emptied: keep the last valid theta
             break
         theta, fraction, part.macro_map = candidate, lumped.noncore_fraction(part.micro), lumped
-        if fraction >= 0.05:
+        if fraction >= s.e2b_noncore_range[0]:
             break
     log(f"E2b: theta_core {theta} leaves {fraction:.3f} non-core frames")
     return {"partition": part, "theta_core": theta, "noncore_fraction": fraction,
             "core_reference": Reference.from_macro(part.reference("core"), part.n_macro)}
-
-
-def _figures(out: Path, **k) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from tenfold.core.report import save_figure
-
-    names = []
-    c = k["config"]
-    # 1. implied timescales
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    lags = np.asarray(k["lags"])
-    for i in range(k["its_md"].shape[1]):
-        ax.plot(lags, k["its_md"][:, i], "o-", color="C0", label="MD micro MSM" if i == 0 else None)
-        ax.plot(lags, k["its_lstm"][:, i], "s--", color="C3", label="LSTM micro (generated) MSM" if i == 0 else None)
-    ax.plot(lags, lags, "k:", label="lag")
-    ax.set(xscale="log", yscale="log", xlabel="lag (frames)", ylabel="implied timescale (frames)",
-           title="Implied timescales: MD vs LSTM-generated micro sequences")
-    ax.legend(fontsize=8)
-    names.append(save_figure(fig, out, "implied_timescales.png"))
-
-    # 2. MFPT ratios per setting
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    settings = [("LSTM micro", k["e2"]["micro"][c.seeds[0]]), ("LSTM core-macro", k["e2"]["core"][c.seeds[0]]),
-                ("Transformer micro", k["transformer_row"]), ("MSM(lag 1) micro", k["msm_rows"]["micro"])]
-    if k["crisp_row"] is not None:
-        settings.append(("LSTM crisp-macro", k["crisp_row"]))
-    for index, (name, row) in enumerate(settings):
-        ref = np.asarray(row["reference_mfpt"], dtype=float)
-        gen = np.asarray(row["mfpt"], dtype=float)
-        ok = np.isfinite(ref) & np.isfinite(gen)
-        ax.scatter(np.full(ok.sum(), index) + np.linspace(-0.2, 0.2, ok.sum()), gen[ok] / ref[ok], s=18,
-                   label=f"{name}: E={row['E']:.2f}")
-    if "analytic_msm_mfpt" in k["msm_rows"]["micro"]:
-        ref = np.asarray(k["msm_rows"]["micro"]["reference_mfpt"], dtype=float)
-        ana = np.asarray(k["msm_rows"]["micro"]["analytic_msm_mfpt"], dtype=float)
-        ok = np.isfinite(ref) & np.isfinite(ana)
-        ax.scatter(np.full(ok.sum(), len(settings)) + np.linspace(-0.2, 0.2, ok.sum()), ana[ok] / ref[ok], s=18,
-                   marker="x", label=f"analytic MSM: E={k['msm_rows']['micro']['analytic_msm_E']:.2f}")
-    ax.axhline(1.0, color="k", lw=0.8)
-    ax.set(yscale="log", ylabel="MFPT generated / MFPT reference", xticks=[],
-           title=f"MFPT ratios per macrostate pair (stride 1, {c.headline_budget} steps)")
-    ax.legend(fontsize=7)
-    names.append(save_figure(fig, out, "mfpt_ratios.png"))
-
-    # 3. budget curve
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for kind, color in (("micro", "C3"), ("core", "C0")):
-        budgets = sorted(k["curve"][kind])
-        ax.plot(budgets, [k["curve"][kind][b]["E"] for b in budgets], "o-", color=color, label=f"{kind} (seed 0)")
-        seeds_e = [r["E"] for r in k["e2"][kind].values()]
-        ax.errorbar([c.headline_budget], [np.mean(seeds_e)], yerr=[np.std(seeds_e)], fmt="D", color=color, capsize=4,
-                    label=f"{kind} mean of {len(seeds_e)} seeds")
-    ax.axhline(0.2, color="gray", ls=":", label="E = 0.2")
-    ax.set(xscale="log", xlabel="training budget (Adam steps of 64 windows)", ylabel="MFPT error E",
-           title="Budget curve: the gap is one of learning efficiency")
-    ax.legend(fontsize=8)
-    names.append(save_figure(fig, out, "budget_curve.png"))
-
-    # 4. stride sweep
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    strides = sorted(k["stride_rows"])
-    ax.plot(strides, [k["stride_rows"][s]["E"] for s in strides], "o-", color="C3", label="LSTM micro")
-    ax.plot(strides, [k["stride_msm"][s]["E"] for s in strides], "s--", color="C2", label="MSM(lag 1) micro")
-    ax.set(xscale="log", xlabel="stride (frames per token)", ylabel="MFPT error E",
-           title="Temporal resolution (reference recomputed per stride)")
-    ax.legend(fontsize=8)
-    names.append(save_figure(fig, out, "stride_sweep.png"))
-
-    # 5. sample trajectories
-    base = k["base"]
-    fig, axes = plt.subplots(3, 1, figsize=(8, 6), sharex=True)
-    span = min(c.n_frames, c.n_tokens, 20_000)
-    walker = c.train_walkers  # a held-out walker
-    axes[0].plot(k["frames"][walker, :span, 0], lw=0.4, color="k")
-    axes[0].set(ylabel="x (MD)", title="MD slow coordinate and macrostate sequences")
-    md_macro = base.reference("core")[walker][:span]
-    axes[1].plot(md_macro, lw=0.6, color="C0", label="MD core-macro")
-    axes[1].set(ylabel="macrostate")
-    gen_micro = base.to_macro("micro", [k["generated"]["micro"][0]])[0][:span]
-    gen_core = k["generated"]["core"][0][:span]
-    axes[2].plot(gen_micro, lw=0.6, color="C3", label="LSTM micro -> macro")
-    axes[2].plot(gen_core + 0.1, lw=0.6, color="C0", label="LSTM core-macro")
-    axes[2].set(ylabel="macrostate", xlabel="token")
-    axes[2].legend(fontsize=7, loc="upper right")
-    names.append(save_figure(fig, out, "sample_trajectories.png"))
-    return names

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tenfold.core.errors import BadConfigError, BadInputError, MissingDataError
+from tenfold.core.errors import BadConfigError, BadInputError
 from tenfold.mdlm.trajectories import as_dtrajs
 
 ARCHITECTURES = ("lstm", "transformer")
@@ -183,13 +183,13 @@ class KineticLanguageModel:
         atomic_write_bytes(Path(path), buffer.getvalue())
 
     @classmethod
-    def load(cls, path: Path) -> KineticLanguageModel:
+    def load(cls, path: Path, *, option: str = "") -> KineticLanguageModel:
         """Read a file written by :meth:`save` (weights only; no pickled code is executed)."""
         import torch
 
-        path = Path(path)
-        if not path.is_file():
-            raise MissingDataError(f"model file {path} does not exist")
+        from tenfold.core.io import check_input_file
+
+        path = check_input_file(path, option=option, what="model file written by `tenfold mdlm train`")
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
             config = LanguageModelConfig(**json.loads(blob["config"]))

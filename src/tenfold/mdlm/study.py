@@ -148,13 +148,16 @@ class KineticsScore:
     excluded_pairs: list
     mfpt: np.ndarray
     populations: np.ndarray
+    completed: np.ndarray  # (n, n) completed passages i -> j over all chains
+    censored: np.ndarray  # (n, n) passages i -> j cut off by the chain end (dropped from the MFPT)
     bootstrap_interval: tuple[float, float] = (float("nan"), float("nan"))
 
     def summary(self) -> dict:
         return {"E": self.error, "median_ratio": self.median_ratio, "TV": self.population_tv,
                 "transitions_per_1e5": self.transitions_per_1e5, "n_pairs": self.n_pairs,
                 "excluded_pairs": self.excluded_pairs, "E_bootstrap_95": list(self.bootstrap_interval),
-                "mfpt": self.mfpt, "populations": self.populations}
+                "mfpt": self.mfpt, "populations": self.populations, "completed_passages": self.completed,
+                "censored_passages": self.censored, "censored_total": int(self.censored.sum())}
 
 
 @dataclass
@@ -189,7 +192,8 @@ def score(generated_macro: list[np.ndarray], reference: Reference, n_macro: int,
             interval = (float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975)))
     return KineticsScore(err.error, err.median_ratio, total_variation(pops, reference.populations),
                          transitions_per_1e5(generated_macro), reference.transitions_per_1e5, err.n_pairs,
-                         err.excluded_pairs, mfpt, pops, interval)
+                         err.excluded_pairs, mfpt, pops, stats.total_counts.astype(np.int64), stats.censored,
+                         interval)
 
 
 def simulate_msm(tokens: list[np.ndarray], n_states: int, seeds: np.ndarray, n_tokens: int, *, lag: int = 1,

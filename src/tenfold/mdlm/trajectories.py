@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tenfold.core.errors import BadInputError, MissingDataError
+from tenfold.core.errors import BadInputError
 
 
 def as_walkers(frames: np.ndarray | list[np.ndarray]) -> list[np.ndarray]:
@@ -79,43 +79,55 @@ def as_dtrajs(states: np.ndarray | list[np.ndarray], *, allow_unassigned: bool =
     return out
 
 
-def load_array(path: Path, key: str | None = None) -> np.ndarray:
-    """Read a .npy array, or one array (``key``, else the only/first one) from an .npz file."""
+def load_array(path: Path, key: str | None = None, *, option: str = "") -> np.ndarray:
+    """A .npy array, or one array (``key``, else the first) of an .npz file; every malformed file is a
+    BadInputError naming ``option`` and the path (core.io readers: no pickles, no tracebacks)."""
+    from tenfold.core.io import read_npy, read_npz
+
     path = Path(path)
-    if not path.is_file():
-        raise MissingDataError(f"{path} does not exist")
-    try:
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                names = list(archive.files)
-                if key is None:
-                    if not names:
-                        raise BadInputError(f"{path} holds no arrays")
-                    key = names[0]
-                if key not in names:
-                    raise BadInputError(f"{path} has no array {key!r}; it holds {', '.join(names)}")
-                return archive[key]
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise BadInputError(f"{path} is not a readable numpy .npy/.npz file ({error})") from None
+    if path.suffix.lower() == ".npz":
+        arrays = read_npz(path, option=option)
+        if not arrays:
+            raise BadInputError(f"{_label(option, path)} holds no arrays")
+        if key is None:
+            key = next(iter(arrays))
+        if key not in arrays:
+            raise BadInputError(f"{_label(option, path)} has no array {key!r}; it holds {', '.join(arrays)}")
+        return arrays[key]
+    return read_npy(path, option=option)
 
 
-def read_trajectory(path: Path, topology: Path | None = None) -> list[np.ndarray]:
+def _label(option: str, path: Path) -> str:
+    return f"{option} {path}" if option else str(path)
+
+
+def read_trajectory(path: Path, topology: Path | None = None, *, option: str = "") -> list[np.ndarray]:
     """Read continuous frames from .npy/.npz (W,T,D | T,D | T), a whitespace table (.txt/.dat/PLUMED COLVAR),
-    or an MD trajectory (.dcd/.xtc/... with ``topology``; backbone dihedral features via mdtraj)."""
-    path = Path(path)
-    if path.suffix in (".npy", ".npz"):
-        return as_walkers(load_array(path))
-    if path.suffix in MD_SUFFIXES:
-        return as_walkers(read_md_dihedrals(path, topology))
-    if not path.is_file():
-        raise MissingDataError(f"{path} does not exist")
-    try:
-        table = np.loadtxt(path, comments=("#", "@"), ndmin=2)
-    except ValueError as error:
-        raise BadInputError(f"{path} is not a numeric whitespace table ({error})") from None
-    return as_walkers(table)
+    or an MD trajectory (.dcd/.xtc/... with ``topology``; backbone dihedral features via mdtraj).
 
+    Every problem with the file (missing, empty, unreadable, wrong shape, NaN) names the path.
+    """
+    from tenfold.core.io import check_input_file
+
+    path = Path(path)
+    check_input_file(path, option=option, what="trajectory file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".npy", ".npz"):
+            return as_walkers(load_array(path, option=option))
+        if suffix in MD_SUFFIXES:
+            return as_walkers(read_md_dihedrals(path, topology))
+        try:
+            table = np.loadtxt(path, comments=("#", "@"), ndmin=2)
+        except ValueError as error:  # also UnicodeDecodeError: a binary file
+            reason = " ".join(str(error).split())[:120]
+            raise BadInputError(f"is not a numeric whitespace table ({reason}); give .npy frames or a table") from None
+        return as_walkers(table)
+    except BadInputError as error:
+        text = str(error)
+        if str(path) in text:
+            raise
+        raise BadInputError(f"{_label(option, path)}: {text}") from None
 
 MD_SUFFIXES = (".dcd", ".xtc", ".trr", ".nc", ".h5", ".pdb", ".lh5", ".binpos")
 
@@ -125,17 +137,21 @@ def read_md_dihedrals(trajectory: Path, topology: Path | None = None) -> np.ndar
 
     Returns (frames, 4 x residues-with-both-angles): the "high-dimensional" input of the paper.
     """
-    trajectory = Path(trajectory)
-    if not trajectory.is_file():
-        raise MissingDataError(f"{trajectory} does not exist")
-    if topology is not None and not Path(topology).is_file():
-        raise MissingDataError(f"topology {topology} does not exist")
+    from tenfold.core.io import check_input_file
+
+    trajectory = check_input_file(trajectory, what="trajectory file")
+    if topology is not None:
+        check_input_file(topology, option="--topology", what="topology file")
     try:
         import mdtraj
     except ImportError:
         raise BadInputError(f"reading {trajectory.suffix} trajectories needs mdtraj (pip install mdtraj); "
                             "or save frames as a .npy (walkers, frames, features)") from None
-    traj = mdtraj.load(str(trajectory), top=None if topology is None else str(topology))
+    try:
+        traj = mdtraj.load(str(trajectory), top=None if topology is None else str(topology))
+    except Exception as error:  # mdtraj raises many kinds (OSError, ValueError, its own) on a bad file
+        raise BadInputError(f"{trajectory} could not be read by mdtraj ({type(error).__name__}: {error}); "
+                            "check the file and give --topology for formats without one") from None
     _, phi = mdtraj.compute_phi(traj)
     _, psi = mdtraj.compute_psi(traj)
     angles = np.concatenate([phi, psi], axis=1)
