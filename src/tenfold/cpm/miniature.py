@@ -119,6 +119,8 @@ class PromptJob:
     num_prompts: int
     placements: tuple[str, ...]
     stage1_placement: str
+    stage1_steps: int
+    stage1_lr: float
     ft_steps: int
     ft_lr: float
     pt_steps: int
@@ -128,8 +130,8 @@ class PromptJob:
 
     @property
     def cost(self) -> float:
-        """Rough FLOPs of the seed's runs (a prompt-tuning step skips the weight gradients: ~2/3 of a step)."""
-        steps = 2 * self.ft_steps + 2 / 3 * (self.pt_steps * (len(self.placements) + 1) + self.ppt_steps)
+        """Rough FLOPs of the seed's runs (a prompt-tuning step costs about as much time as a fine-tuning one)."""
+        steps = 2 * self.ft_steps + self.stage1_steps + self.pt_steps * (len(self.placements) + 1) + self.ppt_steps
         return training_cost(self.backbone_shape, self.batch_size * min(self.max_len, 64), steps)
 
 
@@ -140,7 +142,7 @@ def prompt_backbone(shape: tuple[int, int, int], max_len: int, state: dict[str, 
 
 
 def prompt_seed_job(job: PromptJob) -> dict[str, Any]:
-    """FT, PT per placement, P+F (stage 1 = the PT run at ``stage1_placement``) and PPT on one seed."""
+    """FT, PT per placement, P+F (stage 1: prompt tuning at ``stage1_placement``) and PPT on one seed."""
     from tenfold.cpm.prompt import PromptTuner
     from tenfold.cpm.tasks import pair_task, pretext_pairs
 
@@ -159,15 +161,15 @@ def prompt_seed_job(job: PromptJob) -> dict[str, Any]:
 
     record("ft", PromptTuner(backbone, num_prompts=0, train="model", lr=job.ft_lr, steps=job.ft_steps,
                              **common).fit(train))
-    stage1 = None
     for placement in job.placements:
-        tuner = record(f"pt:{placement}", PromptTuner(backbone, num_prompts=job.num_prompts, positions=placement,
-                                                        lr=job.pt_lr, steps=job.pt_steps, **common).fit(train))
-        if placement == job.stage1_placement:
-            stage1 = tuner.prompt
-    # two-stage P+F: the prompt-tuned run above, then model and prompt tuned together exactly like FT
+        record(f"pt:{placement}", PromptTuner(backbone, num_prompts=job.num_prompts, positions=placement,
+                                              lr=job.pt_lr, steps=job.pt_steps, **common).fit(train))
+    # two-stage P+F: prompt tuning, then model and prompt tuned together exactly like FT (same lr, steps, batches)
+    stage1 = PromptTuner(backbone, num_prompts=job.num_prompts, positions=job.stage1_placement, lr=job.stage1_lr,
+                         steps=job.stage1_steps, **common).fit(train)
+    arms["p+f:stage1"] = {"accuracy": stage1.score(test), "prompt_norm": float(stage1.prompt.norm(dim=1).mean())}
     record("p+f", PromptTuner(backbone, num_prompts=job.num_prompts, positions=job.stage1_placement, train="both",
-                              lr=job.ft_lr, steps=job.ft_steps, **common).fit(train, init_prompt=stage1))
+                              lr=job.ft_lr, steps=job.ft_steps, **common).fit(train, init_prompt=stage1.prompt))
     # PPT: the prompt is first trained on self-supervised pairs in the task's format (unlabelled train text)
     pretext = pretext_pairs(job.pretext_texts, job.train_pairs, seed=job.seed + 2)
     ppt = PromptTuner(backbone, num_prompts=job.num_prompts, positions=job.stage1_placement, lr=job.pt_lr,
@@ -272,6 +274,7 @@ def engine_timings(workdir: Path, *, stack: tuple[int, int, int, int], tokens: i
     one (beta ~ alpha), which keeps the emulation honest under CPU contention."""
     from tenfold.core.timing import interleaved_timing
     from tenfold.cpm.offload import ExpertStore, OffloadEngine, ResidentExperts
+    from tenfold.cpm.schedule import index_order, infmoe_greedy_order, simulate
     from tenfold.cpm.synthetic import create_expert_stack, routed_tokens
 
     layers, experts, d_model, d_ff = stack
@@ -317,6 +320,14 @@ def engine_timings(workdir: Path, *, stack: tuple[int, int, int, int], tokens: i
                                                               clock="wall")
                 out[f"rule_order_k{k}"] = rule.stats.orders[-1]
                 out[f"index_order_k{k}"] = index.stats.orders[-1]
+                # what the simulator predicts for this very batch (layer-0 routing) under the engine's cost model
+                counts = torch.bincount(torch.argmax(skewed @ store.centroids(0).T, dim=1), minlength=experts)
+                alphas = [c * rule.alpha_per_token for c in counts.tolist()]
+                out[f"batch_sim_stall_k{k}"] = {
+                    "rule": simulate(alphas, infmoe_greedy_order(alphas, rule.beta, k), rule.beta, k).stall / rule.beta,
+                    "index": simulate(alphas, index_order(alphas), rule.beta, k).stall / rule.beta,
+                    "alpha_mean_over_beta": float(np.mean([a for a in alphas if a > 0])) / rule.beta,
+                }
         finally:
             for engine in engines.values():
                 engine.close()

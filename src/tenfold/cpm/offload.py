@@ -327,17 +327,22 @@ class OffloadEngine:
         self.store.read_into(0, 0, scratch, self._fds[0])
         return time.perf_counter() - started
 
-    def _estimate_alpha(self) -> float:
+    def _estimate_alpha(self, tokens: int = 128, repeats: int = 5) -> float:
+        """Seconds of expert compute per token: the median of a few timed calls, since a single timing on a
+        busy machine can be off by a factor that would mislead the scheduler's cost model."""
         slot = self.pool.slots[0]
-        x = torch.zeros(64, self.store.d_model, dtype=self.store.dtype, device=self.device)
+        x = torch.zeros(tokens, self.store.d_model, dtype=self.store.dtype, device=self.device)
         gated_ffn(x, slot["ln"], slot["wi0"], slot["wi1"], slot["wo"])  # warm-up
-        if self._cuda:  # the warm-up's kernels must not be timed as part of the measured call
-            torch.cuda.synchronize(self.device)
-        started = time.perf_counter()
-        gated_ffn(x, slot["ln"], slot["wi0"], slot["wi1"], slot["wo"])
-        if self._cuda:
-            torch.cuda.synchronize(self.device)
-        return (time.perf_counter() - started) / 64
+        timings = []
+        for _ in range(repeats):
+            if self._cuda:  # earlier kernels must not be timed as part of this call
+                torch.cuda.synchronize(self.device)
+            started = time.perf_counter()
+            gated_ffn(x, slot["ln"], slot["wi0"], slot["wi1"], slot["wo"])
+            if self._cuda:
+                torch.cuda.synchronize(self.device)
+            timings.append(time.perf_counter() - started)
+        return sorted(timings)[len(timings) // 2] / tokens
 
     def plan(self, counts: list[int]) -> list[int]:
         """Order of the experts with tokens for this layer (zero-token experts never appear)."""
