@@ -180,7 +180,7 @@ def prompt_seed_job(job: PromptJob) -> dict[str, Any]:
 
 
 def step_cost(backbone: ByteLM, train_items: list[Any], *, num_prompts: int, placement: str, batch_size: int,
-              pairs: int, seed: int) -> dict[str, Any]:
+              pt_lr: float, ft_lr: float, pairs: int, seed: int) -> dict[str, Any]:
     """FLOPs (torch's count, deterministic) and interleaved CPU seconds of one PT step vs one FT step."""
     from tenfold.core.timing import count_flops, interleaved_timing
     from tenfold.cpm.prompt import PromptTuner
@@ -188,8 +188,8 @@ def step_cost(backbone: ByteLM, train_items: list[Any], *, num_prompts: int, pla
 
     data = pair_task(train_items, batch_size, seed=seed)
     common = {"batch_size": batch_size, "seed": seed, "scoring": "restricted"}
-    pt = PromptTuner(backbone, num_prompts=num_prompts, positions=placement, **common).step_function(data)
-    ft = PromptTuner(backbone, num_prompts=0, train="model", lr=1e-3, **common).step_function(data)
+    pt = PromptTuner(backbone, num_prompts=num_prompts, positions=placement, lr=pt_lr, **common).step_function(data)
+    ft = PromptTuner(backbone, num_prompts=0, train="model", lr=ft_lr, **common).step_function(data)
     flops_pt, flops_ft = count_flops(pt), count_flops(ft)
     timing = interleaved_timing(pt, ft, pairs=pairs, warmup=2, clock="process")
     return {"flops_pt": flops_pt, "flops_ft": flops_ft, "timing": timing}
