@@ -208,7 +208,8 @@ def test_infmoe_run(bad_input, files):
         path = bad_input.root / f"{name.replace(' ', '_')}.npy"
         np.save(path, array)
         cases.append(Case(name, _replace(strings, "--input", str(path)), (str(path),), (output,)))
-    for device in ("cuda:99", "tpu", "banana"):
+    devices = ["cuda:99", "tpu", "banana"] + ([] if torch.cuda.is_available() else ["cuda"])
+    for device in devices:
         cases.append(Case(f"device {device}", [*strings, "--device", device], (device,), (output,)))
     cases.append(Case("unknown schedule", [*strings, "--schedule", "greedy"], ("--schedule",), (output,)))
     _run_all(bad_input, cases)
