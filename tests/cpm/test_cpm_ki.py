@@ -131,3 +131,13 @@ def test_bad_configs_and_larger_teacher_warning():
         warnings.simplefilter("always")
         KnowledgeInheritance(teacher, 5).check_sizes(student)
     assert any("ordinary knowledge distillation" in str(w.message) for w in caught)
+
+
+def test_steps_to_reach_interpolates_between_evaluations():
+    from tenfold.cpm.pretrain import PretrainHistory, steps_to_reach
+
+    history = PretrainHistory(eval_steps=[10, 20, 30], val_losses=[3.0, 2.0, 1.0])
+    assert steps_to_reach(history, 2.5) == 20.0
+    assert steps_to_reach(history, 2.5, interpolate=True) == pytest.approx(15.0)
+    assert steps_to_reach(history, 3.5, interpolate=True) == 10.0
+    assert steps_to_reach(history, 0.5, interpolate=True) == float("inf")

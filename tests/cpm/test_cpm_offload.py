@@ -18,8 +18,8 @@ def store(tmp_path_factory):
     return ExpertStore(folder)
 
 
-@pytest.mark.parametrize("kwargs", [{"prefetch": False}, {"schedule": "index"}, {"schedule": "greedy"},
-                                    {"schedule": "greedy", "max_slots": 3}])
+@pytest.mark.parametrize("kwargs", [{"prefetch": False}, {"schedule": "index"}, {"schedule": "infmoe"},
+                                    {"schedule": "best-of-two"}, {"schedule": "infmoe", "max_slots": 3}])
 def test_offloaded_equals_resident_bitwise(store, kwargs):
     x = routed_tokens(store.centroids(0), 50, zipf_s=1.2, seed=1)
     reference = ResidentExperts(store).forward(x)
@@ -107,3 +107,32 @@ def test_missing_corrupt_and_mismatched_files(tmp_path, store):
         ExpertStore(mixed)
     with OffloadEngine(store, 2 * store.expert_bytes) as engine, pytest.raises(BadInputError, match="tokens must be"):
         engine.layer_update(0, torch.zeros(3, 5))
+
+
+@pytest.mark.parametrize("device", ["banana", "tpu", "cuda:99"])
+def test_unusable_devices_are_named_errors(device):
+    from tenfold.cpm.offload import resolve_device
+
+    with pytest.raises(BadConfigError, match="device"):
+        resolve_device(device)
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_link_refuses_nan_and_budget_refuses_nan(store):
+    with pytest.raises(BadConfigError, match="finite"):
+        Link(float("nan"))
+    with pytest.raises(BadConfigError, match="smaller than one expert"):
+        OffloadEngine(store, float("nan"))
+
+
+def test_damaged_headers_are_named(tmp_path):
+    import json
+    import struct
+
+    for name, header in (("list", [1, 2]), ("entry", {"a": 3}), ("offsets", {"a": {"dtype": "F32", "shape": [2]}})):
+        folder = tmp_path / name
+        folder.mkdir()
+        raw = json.dumps(header).encode()
+        (folder / "layer0.safetensors").write_bytes(struct.pack("<Q", len(raw)) + raw)
+        with pytest.raises(BadInputError, match="not a valid safetensors"):
+            ExpertStore(folder)

@@ -141,3 +141,23 @@ def test_pair_task_is_balanced_and_perturbation_is_light():
     assert first_sentence("Do a thing. Then more.\n\nRest") == "Do a thing."
     rng = np.random.default_rng(0)
     assert len(perturb("one two three four five", rng).split()) >= 3
+
+
+def test_step_function_runs_one_step_and_prompt_steps_skip_weight_gradients():
+    from tenfold.core.timing import count_flops
+
+    backbone = _backbone()
+    data = _data()
+    pt = PromptTuner(backbone, num_prompts=4, positions="F", batch_size=8).step_function(data)
+    ft = PromptTuner(backbone, num_prompts=0, train="model", lr=1e-3, batch_size=8).step_function(data)
+    assert float(pt()) > 0 and float(ft()) > 0
+    assert count_flops(pt) < count_flops(ft)
+
+
+def test_loading_a_model_file_as_a_prompt_is_refused(tmp_path):
+    from tenfold.cpm.transformer import save_lm
+
+    backbone = _backbone()
+    save_lm(backbone, tmp_path / "model.safetensors")
+    with pytest.raises(BadInputError, match="readable prompt checkpoint|backbone hash"):
+        PromptTuner.load(tmp_path / "model.safetensors", backbone)

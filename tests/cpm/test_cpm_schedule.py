@@ -1,15 +1,17 @@
-"""InfMoE scheduling: the event simulator on hand cases, greedy vs brute force and vs index order."""
+"""InfMoE scheduling: the event simulator on hand cases, the rule and the best-of-two option vs brute force and
+vs index order, schedules by name."""
 
 import numpy as np
 import pytest
 
 from tenfold.core.errors import BadConfigError, BadInputError
 from tenfold.cpm.schedule import (
+    best_of_two_order,
     best_order,
-    greedy_order,
     index_order,
     infmoe_greedy_order,
     largest_first_order,
+    order_for,
     simulate,
 )
 
@@ -27,9 +29,10 @@ def test_simulator_hand_cases():
 
 def test_zero_token_experts_are_never_scheduled():
     alphas = [0.0, 3.0, 0.0, 1.0, 2.0]
-    for order in (index_order(alphas), greedy_order(alphas, 1.0, 2), infmoe_greedy_order(alphas, 1.0, 3)):
+    for order in (index_order(alphas), best_of_two_order(alphas, 1.0, 2), infmoe_greedy_order(alphas, 1.0, 3)):
         assert sorted(order) == [1, 3, 4]
-    assert greedy_order([0.0, 0.0], 1.0, 2) == []
+    assert best_of_two_order([0.0, 0.0], 1.0, 2) == []
+    assert infmoe_greedy_order([0.0, 0.0], 1.0, 3) == []
 
 
 def _zipf_alphas(rng, experts, tokens=256, s=1.2):
@@ -45,16 +48,16 @@ def test_largest_first_is_optimal_for_two_slots_against_brute_force():
         alphas, beta = _zipf_alphas(rng, 6, tokens=60)
         optimum = best_order(alphas, beta, 2).makespan
         assert simulate(alphas, largest_first_order(alphas), beta, 2).makespan == pytest.approx(optimum)
-        assert simulate(alphas, greedy_order(alphas, beta, 2), beta, 2).makespan == pytest.approx(optimum)
+        assert simulate(alphas, best_of_two_order(alphas, beta, 2), beta, 2).makespan == pytest.approx(optimum)
 
 
-def test_greedy_close_to_optimum_and_better_than_index_order():
+def test_best_of_two_close_to_optimum_and_better_than_index_order():
     rng = np.random.default_rng(1)
     greedy, index, optimum = [], [], []
     for _ in range(30):
         alphas, beta = _zipf_alphas(rng, 6, tokens=120)
         slots = int(rng.integers(2, 5))
-        greedy.append(simulate(alphas, greedy_order(alphas, beta, slots), beta, slots).makespan)
+        greedy.append(simulate(alphas, best_of_two_order(alphas, beta, slots), beta, slots).makespan)
         index.append(simulate(alphas, index_order(alphas), beta, slots).makespan)
         optimum.append(best_order(alphas, beta, slots).makespan)
     greedy, index, optimum = map(np.array, (greedy, index, optimum))
@@ -75,10 +78,34 @@ def test_infmoe_rule_beats_index_order_with_four_slots():
 
 def test_bad_inputs():
     with pytest.raises(BadConfigError, match="slots"):
-        greedy_order([1.0], 1.0, 0)
+        best_of_two_order([1.0], 1.0, 0)
+    with pytest.raises(BadConfigError, match="slots"):
+        order_for("index", [1.0], 1.0, 0)
+    with pytest.raises(BadConfigError, match="unknown schedule"):
+        order_for("greedy", [1.0], 1.0, 2)
     with pytest.raises(BadInputError, match=">= 0"):
         simulate([-1.0], [0], 1.0, 1)
     with pytest.raises(BadInputError, match="distinct"):
         simulate([1.0, 1.0], [0, 0], 1.0, 1)
     with pytest.raises(BadConfigError, match="n <= 8"):
         best_order([1.0] * 9, 1.0, 2)
+
+
+def test_schedules_by_name_are_the_rule_index_and_best_of_two():
+    alphas, beta = [1.0, 5.0, 0.0, 2.0, 9.0], 3.0
+    assert order_for("infmoe", alphas, beta, 3) == infmoe_greedy_order(alphas, beta, 3)
+    assert order_for("index", alphas, beta, 3) == [0, 1, 3, 4]
+    assert order_for("best-of-two", alphas, beta, 3) == best_of_two_order(alphas, beta, 3)
+
+
+def test_the_rule_alone_is_not_the_best_of_two_at_two_slots():
+    """The engine's best-of-two option may beat the rule; the experiment must measure the rule by itself."""
+    rng = np.random.default_rng(3)
+    differs = 0
+    for _ in range(50):
+        alphas, beta = _zipf_alphas(rng, 16, tokens=2048)
+        rule = simulate(alphas, infmoe_greedy_order(alphas, beta, 2), beta, 2).stall
+        best = simulate(alphas, best_of_two_order(alphas, beta, 2), beta, 2).stall
+        assert best <= rule + 1e-9
+        differs += best < rule - 1e-9
+    assert differs > 0

@@ -3,7 +3,9 @@
 - :mod:`ki` / :mod:`pretrain`: the KI loss wrapper and a pre-training loop that uses it.
 - :mod:`growth` / :mod:`moe`: new-token embeddings from known prefixes; dense FFN -> experts behind an LSH gate.
 - :mod:`prompt`: soft prompts front / middle / back, provider / gatherer masks, verbalizers, prompt checkpoints.
-- :mod:`offload` / :mod:`schedule`: the offloaded MoE engine, InfMoE's greedy order and its simulator.
+- :mod:`offload` / :mod:`schedule`: the offloaded MoE engine, InfMoE's greedy rule, index order, the engine's
+  best-of-two option, and the exact pipeline simulator.
+- :mod:`miniature`: the measurements behind the experiment (worker-process jobs).
 """
 
 from __future__ import annotations
@@ -33,15 +35,18 @@ _EXPORTS: dict[str, str] = {
     "Timeline": "schedule",
     "attention_block": "prompt",
     "backbone_hash": "prompt",
+    "SCHEDULES": "schedule",
+    "best_of_two_order": "schedule",
     "best_order": "schedule",
     "create_expert_stack": "synthetic",
     "dense_to_moe": "growth",
     "export_experts": "growth",
     "extend_vocabulary": "growth",
     "gated_ffn": "transformer",
-    "greedy_order": "schedule",
     "grow_embedding": "growth",
     "index_order": "schedule",
+    "infmoe_greedy_order": "schedule",
+    "largest_first_order": "schedule",
     "inheritance_weight": "ki",
     "ki_divergence": "ki",
     "layout_pair": "prompt",
@@ -54,6 +59,8 @@ _EXPORTS: dict[str, str] = {
     "route": "moe",
     "routed_tokens": "synthetic",
     "save_lm": "transformer",
+    "order_for": "schedule",
+    "resolve_device": "offload",
     "simulate": "schedule",
     "split_prompt": "prompt",
     "steps_to_reach": "pretrain",

@@ -5,7 +5,6 @@ Both steps start the bigger model where the smaller one stopped, instead of from
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -62,8 +61,8 @@ def dense_to_moe(model: ByteLM, num_experts: int, *, mix: str = "none", balanced
 
 def export_experts(model: ByteLM, directory: str | Path) -> list[Path]:
     """Write each MoE layer as ``layer{l}.safetensors`` with keys ``{e}.ln``, ``{e}.wi0``, ``{e}.wi1``, ``{e}.wo``
-    plus ``centroids`` (the InfMoE layout); files are written to temp names and renamed."""
-    from safetensors.torch import save_file
+    plus ``centroids`` (the InfMoE layout); each file is written atomically."""
+    from tenfold.core.io import atomic_save_safetensors
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -77,9 +76,7 @@ def export_experts(model: ByteLM, directory: str | Path) -> list[Path]:
             for name in ("ln", "wi0", "wi1", "wo"):
                 tensors[f"{e}.{name}"] = getattr(moe, name)[e].detach().contiguous().clone()
         target = directory / f"layer{layer_index}.safetensors"
-        temporary = directory / f".layer{layer_index}.safetensors.tmp"
-        save_file(tensors, str(temporary), metadata={"mix": moe.mix})
-        os.replace(temporary, target)
+        atomic_save_safetensors(target, tensors, metadata={"mix": moe.mix})
         written.append(target)
     return written
 

@@ -10,7 +10,7 @@ host buffers and copies on a dedicated stream ordered by per-slot events.
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import queue
 import struct
@@ -23,11 +23,30 @@ import torch
 
 from tenfold.core.errors import BadConfigError, BadInputError, MissingDataError, TenfoldError
 from tenfold.cpm.moe import mix_update, route
-from tenfold.cpm.schedule import greedy_order, index_order
+from tenfold.cpm.schedule import SCHEDULES, index_order, order_for
 from tenfold.cpm.transformer import gated_ffn
 
 WEIGHTS = ("ln", "wi0", "wi1", "wo")
 _DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``cpu`` or an available ``cuda[:n]`` device; anything else is a named error before any work starts
+    (torch itself answers an unavailable CUDA with a bare AssertionError)."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise BadConfigError(f"device {device!r} is not a device name; use cpu or cuda (cuda:0, cuda:1, ...)") from None
+    if resolved.type == "cpu":
+        return resolved
+    if resolved.type != "cuda":
+        raise BadConfigError(f"device {device!r}: the offload engine runs on cpu or cuda only")
+    if not torch.cuda.is_available():
+        raise BadConfigError(f"device {device!r}: this torch build has no usable CUDA device; use --device cpu")
+    index = resolved.index if resolved.index is not None else torch.cuda.current_device()
+    if index >= torch.cuda.device_count():
+        raise BadConfigError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+    return torch.device("cuda", index)
 
 
 @dataclass(frozen=True)
@@ -40,27 +59,45 @@ class TensorEntry:
 
 def read_safetensors_header(path: Path) -> tuple[dict[str, TensorEntry], dict[str, str]]:
     """Parse a safetensors header (8-byte little-endian length + JSON) into absolute offsets; validate bounds."""
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
-        raw = handle.read(8)
-        if len(raw) < 8:
-            raise BadInputError(f"{path} is truncated (no safetensors header); re-export the experts")
-        (length,) = struct.unpack("<Q", raw)
-        if length > min(size - 8, 100_000_000):
-            raise BadInputError(f"{path} has a corrupt safetensors header length {length}; re-export the experts")
-        try:
-            header = json.loads(handle.read(length))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BadInputError(f"{path} has a corrupt safetensors header; re-export the experts") from None
+    from tenfold.core.io import parse_json
+
+    corrupt = f"{path} is not a valid safetensors expert file"
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            raw = handle.read(8)
+            if len(raw) < 8:
+                raise BadInputError(f"{path} is truncated (no safetensors header); re-export the experts")
+            (length,) = struct.unpack("<Q", raw)
+            if length > min(size - 8, 100_000_000):
+                raise BadInputError(f"{corrupt} (header length {length}); re-export the experts")
+            data = handle.read(length)
+    except IsADirectoryError:
+        raise BadInputError(f"{path} is a folder, not an expert file; re-export the experts") from None
+    try:
+        header = parse_json(data)
+    except BadInputError as error:
+        raise BadInputError(f"{corrupt} (header {error}); re-export the experts") from None
+    if not isinstance(header, dict):
+        raise BadInputError(f"{corrupt} (the header is not a JSON object); re-export the experts")
     metadata = header.pop("__metadata__", {}) or {}
+    if not isinstance(metadata, dict):
+        raise BadInputError(f"{corrupt} (its metadata is not a JSON object); re-export the experts")
     entries: dict[str, TensorEntry] = {}
     for key, info in header.items():
+        if not isinstance(info, dict):
+            raise BadInputError(f"{corrupt} (entry {key!r} is not an object); re-export the experts")
         if info.get("dtype") not in _DTYPES:
             raise BadInputError(f"{path}: tensor {key!r} has dtype {info.get('dtype')}; use float32/float16/bfloat16")
         dtype = _DTYPES[info["dtype"]]
-        start, end = info["data_offsets"]
-        shape = tuple(int(s) for s in info["shape"])
-        expected = int(torch.Size(shape).numel()) * torch.empty((), dtype=dtype).element_size()
+        try:
+            start, end = (int(v) for v in info["data_offsets"])
+            shape = tuple(int(v) for v in info["shape"])
+        except (KeyError, TypeError, ValueError):
+            raise BadInputError(f"{corrupt} (entry {key!r} lacks a valid shape or data_offsets)") from None
+        if any(d < 0 for d in shape) or start < 0:
+            raise BadInputError(f"{corrupt} (entry {key!r} has a negative size or offset)")
+        expected = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
         if end - start != expected or 8 + length + end > size:
             raise BadInputError(f"{path}: tensor {key!r} lies outside the file or has the wrong size (corrupt file)")
         entries[key] = TensorEntry(dtype, shape, 8 + length + start, end - start)
@@ -70,10 +107,11 @@ def read_safetensors_header(path: Path) -> tuple[dict[str, TensorEntry], dict[st
 class ExpertStore:
     """Expert weights on disk: ``layer{l}.safetensors`` files with keys ``{e}.ln|wi0|wi1|wo`` and ``centroids``."""
 
-    def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory)
-        if not self.directory.is_dir():
-            raise MissingDataError(f"expert folder {self.directory} does not exist; create it with `tenfold cpm infmoe create`")
+    def __init__(self, directory: str | Path, *, option: str = "") -> None:
+        from tenfold.core.io import check_input_dir
+
+        self.directory = check_input_dir(directory, option=option, what="expert folder (from `tenfold cpm infmoe create`"
+                                         " or `tenfold cpm grow-moe`)")
         files = sorted(self.directory.glob("layer*.safetensors"), key=lambda p: int(p.stem[5:]) if p.stem[5:].isdigit() else -1)
         if not files:
             raise MissingDataError(f"{self.directory} holds no layer{{l}}.safetensors files")
@@ -88,11 +126,11 @@ class ExpertStore:
             self.entries.append(entries)
             self.metadata.append(metadata)
         first = self.entries[0]
-        if "centroids" not in first:
-            raise BadInputError(f"{files[0]} has no 'centroids' tensor (the gate); re-export the experts")
+        if "centroids" not in first or len(first["centroids"].shape) != 2 or 0 in first["centroids"].shape:
+            raise BadInputError(f"{files[0]} has no 'centroids' [experts, d_model] tensor (the gate); re-export the experts")
         self.num_experts, self.d_model = first["centroids"].shape
-        if "0.wi0" not in first:
-            raise BadInputError(f"{files[0]} has no expert 0 weights ('0.wi0')")
+        if "0.wi0" not in first or len(first["0.wi0"].shape) != 2:
+            raise BadInputError(f"{files[0]} has no expert 0 weights ('0.wi0' [d_ff, d_model])")
         self.d_ff = first["0.wi0"].shape[0]
         self.dtype = first["0.wi0"].dtype
         self.shapes = {
@@ -159,8 +197,8 @@ class Link:
     """Emulates a host->device link of ``bytes_per_s`` by sleeping the remainder of each copy (None: no throttle)."""
 
     def __init__(self, bytes_per_s: float | None = None) -> None:
-        if bytes_per_s is not None and bytes_per_s <= 0:
-            raise BadConfigError(f"link bandwidth {bytes_per_s} bytes/s must be > 0")
+        if bytes_per_s is not None and not (math.isfinite(bytes_per_s) and bytes_per_s > 0):
+            raise BadConfigError(f"link bandwidth {bytes_per_s} bytes/s must be a finite number > 0")
         self.bytes_per_s = bytes_per_s
 
     def pace(self, nbytes: int, started: float) -> None:
@@ -176,7 +214,7 @@ class DevicePool:
 
     def __init__(self, store: ExpertStore, budget_bytes: int, *, max_slots: int | None = None,
                  device: str | torch.device = "cpu") -> None:
-        if budget_bytes < store.expert_bytes:
+        if not (math.isfinite(budget_bytes) and budget_bytes >= store.expert_bytes):
             raise BadConfigError(
                 f"memory budget {budget_bytes} bytes is smaller than one expert ({store.expert_bytes} bytes); "
                 "raise the budget"
@@ -188,7 +226,7 @@ class DevicePool:
             if max_slots < 1:
                 raise BadConfigError(f"max_slots={max_slots}; need at least one slot")
             slots = min(slots, max_slots)
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.slots = [
             {name: torch.empty(shape, dtype=store.dtype, device=self.device) for name, shape in store.shapes.items()}
             for _ in range(slots)
@@ -225,7 +263,8 @@ class OffloadEngine:
     """Runs MoE layers whose experts live on disk, within a byte budget.
 
     ``prefetch=False`` is the naive baseline (load, then compute, one slot); ``prefetch=True`` streams experts
-    through K slots with a loader thread; ``schedule`` is ``"greedy"`` (InfMoE) or ``"index"``.
+    through K slots with a loader thread; ``schedule`` is ``"infmoe"`` (the paper's greedy rule), ``"index"``
+    or ``"best-of-two"`` (whichever of the rule and largest-first simulates faster; an engine option).
     One engine per thread: a call holds the engine's slots until it returns.
     """
 
@@ -235,22 +274,22 @@ class OffloadEngine:
         budget_bytes: int,
         *,
         prefetch: bool = True,
-        schedule: str = "greedy",
+        schedule: str = "best-of-two",
         link_bytes_per_s: float | None = None,
         max_slots: int | None = None,
         mix: str = "none",
         device: str | torch.device = "cpu",
         timeout_s: float = 120.0,
     ) -> None:
-        if schedule not in ("greedy", "index"):
-            raise BadConfigError(f"unknown schedule {schedule!r}; use greedy or index")
+        if schedule not in SCHEDULES:
+            raise BadConfigError(f"unknown schedule {schedule!r}; use one of {', '.join(SCHEDULES)}")
         self.store = store
         self.prefetch = prefetch
         self.schedule = schedule
         self.mix = mix
         mix_update(torch.zeros(1, 1), torch.zeros(1), mix)  # validates the name up front
         self.link = Link(link_bytes_per_s)
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.pool = DevicePool(store, budget_bytes, max_slots=max_slots if prefetch else 1, device=self.device)
         self.timeout_s = timeout_s
         self.stats = EngineStats()
@@ -288,22 +327,29 @@ class OffloadEngine:
         self.store.read_into(0, 0, scratch, self._fds[0])
         return time.perf_counter() - started
 
-    def _estimate_alpha(self) -> float:
+    def _estimate_alpha(self, tokens: int = 128, repeats: int = 5) -> float:
+        """Seconds of expert compute per token: the median of a few timed calls, since a single timing on a
+        busy machine can be off by a factor that would mislead the scheduler's cost model."""
         slot = self.pool.slots[0]
-        x = torch.zeros(64, self.store.d_model, dtype=self.store.dtype, device=self.device)
+        x = torch.zeros(tokens, self.store.d_model, dtype=self.store.dtype, device=self.device)
         gated_ffn(x, slot["ln"], slot["wi0"], slot["wi1"], slot["wo"])  # warm-up
-        started = time.perf_counter()
-        gated_ffn(x, slot["ln"], slot["wi0"], slot["wi1"], slot["wo"])
-        if self._cuda:
-            torch.cuda.synchronize(self.device)
-        return (time.perf_counter() - started) / 64
+        timings = []
+        for _ in range(repeats):
+            if self._cuda:  # earlier kernels must not be timed as part of this call
+                torch.cuda.synchronize(self.device)
+            started = time.perf_counter()
+            gated_ffn(x, slot["ln"], slot["wi0"], slot["wi1"], slot["wo"])
+            if self._cuda:
+                torch.cuda.synchronize(self.device)
+            timings.append(time.perf_counter() - started)
+        return sorted(timings)[len(timings) // 2] / tokens
 
     def plan(self, counts: list[int]) -> list[int]:
         """Order of the experts with tokens for this layer (zero-token experts never appear)."""
         alphas = [c * self.alpha_per_token for c in counts]
-        if self.schedule == "index" or not self.prefetch:
+        if not self.prefetch:
             return index_order(alphas)
-        return greedy_order(alphas, self.beta, self.pool.num_slots)
+        return order_for(self.schedule, alphas, self.beta, self.pool.num_slots)
 
     # --- one layer ----------------------------------------------------------------------------------------
     def layer_update(self, layer: int, x: torch.Tensor) -> torch.Tensor:
@@ -435,7 +481,7 @@ class ResidentExperts:
     def __init__(self, store: ExpertStore, *, mix: str = "none", device: str | torch.device = "cpu") -> None:
         self.store = store
         self.mix = mix
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.weights: list[list[dict[str, torch.Tensor]]] = []
         for layer in range(store.num_layers):
             experts = []

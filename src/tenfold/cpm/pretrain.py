@@ -27,6 +27,8 @@ class PretrainHistory:
     val_losses: list[float] = field(default_factory=list)
     train_losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    # CPU time of the training steps: what the teacher forward costs, barely moved by other jobs on the machine
+    cpu_seconds: float = 0.0
 
     @property
     def final_loss(self) -> float:
@@ -82,7 +84,8 @@ def pretrain(
     history = PretrainHistory()
     model.train()
     started = time.perf_counter()
-    eval_time = 0.0
+    cpu_started = time.process_time()
+    eval_time = eval_cpu = 0.0
     for step in range(steps):
         batch = torch.from_numpy(batches.next()).to(device)
         if inheritance is None:
@@ -94,19 +97,30 @@ def pretrain(
         optimizer.step()
         history.train_losses.append(float(loss.detach()))
         if val_batches is not None and ((step + 1) % eval_every == 0 or step + 1 == steps):
-            eval_started = time.perf_counter()
+            eval_started, eval_cpu_started = time.perf_counter(), time.process_time()
             history.eval_steps.append(step + 1)
             history.val_losses.append(validation_loss(model, val_batches))
             eval_time += time.perf_counter() - eval_started
+            eval_cpu += time.process_time() - eval_cpu_started
         if on_step is not None:
             on_step(step)
     history.seconds = time.perf_counter() - started - eval_time  # training time only
+    history.cpu_seconds = time.process_time() - cpu_started - eval_cpu
     return history
 
 
-def steps_to_reach(history: PretrainHistory, target: float) -> float:
-    """First sampled step whose validation loss is <= target (inf if never)."""
+def steps_to_reach(history: PretrainHistory, target: float, *, interpolate: bool = False) -> float:
+    """First sampled step whose validation loss is <= target (inf if never).
+
+    With ``interpolate``, the crossing is placed by linear interpolation between that sample and the one
+    before it, so the answer is not rounded up to the evaluation grid.
+    """
+    previous: tuple[int, float] | None = None
     for step, loss in zip(history.eval_steps, history.val_losses, strict=True):
         if loss <= target:
+            if interpolate and previous is not None and previous[1] > loss:
+                before_step, before_loss = previous
+                return float(before_step + (step - before_step) * (before_loss - target) / (before_loss - loss))
             return float(step)
+        previous = (step, loss)
     return float("inf")

@@ -13,8 +13,6 @@ import copy
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tenfold.core.errors import BadConfigError, BadInputError, MissingDataError
+from tenfold.core.errors import BadConfigError, BadInputError
 from tenfold.cpm.corpus import BOS_ID, SEP_ID
 from tenfold.cpm.tasks import PairData
 from tenfold.cpm.transformer import ByteLM
@@ -302,17 +300,44 @@ class PromptTuner:
         return torch.from_numpy(layout_pair(data.first, data.second, self.split, max_len))
 
     # --- estimator API ----------------------------------------------------------------------------------------
-    def fit(self, data: PairData, *, init_prompt: torch.Tensor | None = None,
-            eval_data: PairData | None = None, eval_every: int = 0) -> PromptTuner:
-        """Train for ``steps`` minibatches (seeded order); optional accuracy curve on ``eval_data``."""
+    def _check_data(self, data: PairData) -> None:
         if len(data) < 1:
             raise BadInputError("no training pairs given")
         if not set(np.unique(data.labels).tolist()) <= {0, 1}:
             raise BadInputError("labels must be 0 or 1")
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.trainable_, lr=self.lr, weight_decay=self.weight_decay)
+
+    def _train_step(self, ids: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor:
+        """One optimiser step on one minibatch (forward, backward, clipping, update); returns the loss."""
+        loss = F.cross_entropy(self._logits(ids).float(), self._targets(labels))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.trainable_, self.max_grad_norm)
+        optimizer.step()
+        return loss.detach()
+
+    def step_function(self, data: PairData, *, init_prompt: torch.Tensor | None = None):  # noqa: ANN201
+        """A callable running one training step of this configuration on the first ``batch_size`` pairs of
+        ``data``: the unit that FLOP counts and interleaved step timings compare (it trains a fresh copy)."""
+        self._check_data(data)
+        self._assemble(init_prompt)
+        ids = self.layout(data)[: self.batch_size]
+        labels = torch.from_numpy(data.labels)[: self.batch_size]
+        optimizer = self._optimizer()
+        self.model_.train()
+        return lambda: self._train_step(ids, labels, optimizer)
+
+    def fit(self, data: PairData, *, init_prompt: torch.Tensor | None = None,
+            eval_data: PairData | None = None, eval_every: int = 0) -> PromptTuner:
+        """Train for ``steps`` minibatches (seeded order); optional accuracy curve on ``eval_data``."""
+        self._check_data(data)
         self._assemble(init_prompt)
         ids = self.layout(data)
         labels = torch.from_numpy(data.labels)
-        optimizer = torch.optim.AdamW(self.trainable_, lr=self.lr, weight_decay=self.weight_decay)
+        optimizer = self._optimizer()
         rng = np.random.default_rng(self.seed)
         self.model_.train()
         self.curve_: list[tuple[int, float]] = []
@@ -321,14 +346,9 @@ class PromptTuner:
         for step in range(self.steps):
             rows = torch.from_numpy(rng.integers(0, len(data), size=self.batch_size))
             started = time.perf_counter()
-            loss = F.cross_entropy(self._logits(ids[rows]).float(), self._targets(labels[rows]))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.max_grad_norm:
-                torch.nn.utils.clip_grad_norm_(self.trainable_, self.max_grad_norm)
-            optimizer.step()
+            loss = self._train_step(ids[rows], labels[rows], optimizer)
             step_times.append(time.perf_counter() - started)
-            self.losses_.append(float(loss.detach()))
+            self.losses_.append(float(loss))
             if eval_data is not None and eval_every and (step + 1) % eval_every == 0:
                 self.curve_.append((step + 1, self.score(eval_data)))
                 self.model_.train()
@@ -383,7 +403,7 @@ class PromptTuner:
 
     def save(self, path: str | Path) -> None:
         """Store only the prompt and its settings, with the backbone hash it was trained against (atomic write)."""
-        from safetensors.torch import save_file
+        from tenfold.core.io import atomic_save_safetensors
 
         self._check_fitted()
         if self.train != "prompt":
@@ -396,43 +416,43 @@ class PromptTuner:
                 "mask_prompt2token": self.mask_prompt2token, "mask_token2prompt": self.mask_token2prompt,
             }),
         }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            save_file({"prompt": self.prompt.contiguous()}, temporary, metadata=meta)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        atomic_save_safetensors(Path(path), {"prompt": self.prompt.contiguous()}, metadata=meta)
 
     @classmethod
-    def load(cls, path: str | Path, backbone: ByteLM, device: str | torch.device = "cpu") -> PromptTuner:
+    def load(cls, path: str | Path, backbone: ByteLM, device: str | torch.device = "cpu", *,
+             option: str = "") -> PromptTuner:
         """Rebuild a prompt-tuned predictor; refuses a prompt trained against different backbone weights."""
         from safetensors import SafetensorError, safe_open
 
-        path = Path(path)
-        if not path.is_file():
-            raise MissingDataError(f"prompt file {path} does not exist")
+        from tenfold.core.io import check_input_file
+
+        path = check_input_file(path, option=option, what="prompt checkpoint (.safetensors)")
+        label = f"{option} {path}" if option else str(path)
         try:
             with safe_open(str(path), framework="pt") as handle:
                 meta = handle.metadata() or {}
                 prompt = handle.get_tensor("prompt")
-        except (SafetensorError, OSError, ValueError) as error:
-            raise BadInputError(f"{path} is not a readable prompt checkpoint ({error})") from None
+        except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+            reason = " ".join(str(error).split())[:120]
+            raise BadInputError(f"{label} is not a readable prompt checkpoint ({reason})") from None
         if "backbone_sha256" not in meta or "settings" not in meta:
-            raise BadInputError(f"{path} has no backbone hash; it was not saved by PromptTuner.save")
+            raise BadInputError(f"{label} has no backbone hash; it was not saved by PromptTuner.save")
         if meta["backbone_sha256"] != backbone_hash(backbone):
             raise BadInputError(
-                f"{path} was trained against backbone {meta['backbone_sha256'][:12]}, but the given backbone is "
+                f"{label} was trained against backbone {meta['backbone_sha256'][:12]}, but the given backbone is "
                 f"{backbone_hash(backbone)[:12]}; use the model the prompt was tuned on"
             )
-        settings = json.loads(meta["settings"])
-        tuner = cls(backbone, num_prompts=settings["num_prompts"], positions=settings["positions"],
-                    verbalizer=tuple(settings["verbalizer"]), scoring=settings["scoring"],
-                    mask_prompt2token=settings["mask_prompt2token"], mask_token2prompt=settings["mask_token2prompt"],
-                    device=device)
+        try:
+            settings = json.loads(meta["settings"])
+            tuner = cls(backbone, num_prompts=int(settings["num_prompts"]), positions=settings["positions"],
+                        verbalizer=tuple(settings["verbalizer"]), scoring=settings["scoring"],
+                        mask_prompt2token=bool(settings["mask_prompt2token"]),
+                        mask_token2prompt=bool(settings["mask_token2prompt"]), device=device)
+        except (ValueError, TypeError, KeyError) as error:
+            raise BadInputError(f"{label}: its settings are damaged ({error}); tune the prompt again") from None
+        if prompt.ndim != 2 or prompt.shape[1] != backbone.config.d_model or not torch.isfinite(prompt).all():
+            raise BadInputError(f"{label}: the prompt tensor {tuple(prompt.shape)} is not [P, {backbone.config.d_model}]"
+                                " of finite numbers")
         tuner._assemble(prompt)
         tuner.model_.eval()
         return tuner

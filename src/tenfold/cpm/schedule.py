@@ -62,12 +62,13 @@ def largest_first_order(alphas: list[float]) -> list[int]:
     return sorted((i for i, a in enumerate(alphas) if a > 0), key=lambda i: (-alphas[i], i))
 
 
-def greedy_order(alphas: list[float], beta: float, slots: int) -> list[int]:
-    """The schedule the engine uses: the better (by :func:`simulate`) of :func:`infmoe_greedy_order` and
-    :func:`largest_first_order`.
+def best_of_two_order(alphas: list[float], beta: float, slots: int) -> list[int]:
+    """An engine option, not the paper's rule: the better (by :func:`simulate`) of :func:`infmoe_greedy_order`
+    and :func:`largest_first_order`.
 
     The InfMoE bound rule assumes K loads can run ahead of compute; with K = 2 only one can, every stall is
     max(0, beta - alpha_j) whatever the order except the last, and largest-first is optimal (brute-force tested).
+    Because it keeps whichever order simulates faster, it is never evidence for the InfMoE rule itself.
     """
     candidates = [infmoe_greedy_order(alphas, beta, slots), largest_first_order(alphas)]
     return min(candidates, key=lambda order: simulate(alphas, order, beta, slots).makespan)
@@ -99,6 +100,23 @@ def infmoe_greedy_order(alphas: list[float], beta: float, slots: int) -> list[in
         order.append(choice)
         total += alphas[choice]
     return order
+
+
+# Engine schedules by name: the paper's rule, the public snapshot's index order, and the engine's own
+# "best of two" option (kept under its own name so it is never mistaken for the rule).
+SCHEDULES = ("infmoe", "index", "best-of-two")
+
+
+def order_for(schedule: str, alphas: list[float], beta: float, slots: int) -> list[int]:
+    """The order of the experts with tokens under the named schedule (see :data:`SCHEDULES`)."""
+    if schedule == "infmoe":
+        return infmoe_greedy_order(alphas, beta, slots)
+    if schedule == "index":
+        _check(alphas, beta, slots)
+        return index_order(alphas)
+    if schedule == "best-of-two":
+        return best_of_two_order(alphas, beta, slots)
+    raise BadConfigError(f"unknown schedule {schedule!r}; use one of {', '.join(SCHEDULES)}")
 
 
 def best_order(alphas: list[float], beta: float, slots: int) -> Timeline:

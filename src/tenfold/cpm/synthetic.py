@@ -7,7 +7,6 @@ a batch's routing skew (Zipf over experts, as real MoE traffic is skewed) persis
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ def create_expert_stack(
     dtype: torch.dtype = torch.float32,
 ) -> list[Path]:
     """Write ``layer{l}.safetensors`` files (keys ``{e}.ln|wi0|wi1|wo`` + ``centroids``); atomic per file."""
-    from safetensors.torch import save_file
+    from tenfold.core.io import atomic_save_safetensors
 
     if min(num_layers, num_experts, d_model, d_ff) < 1:
         raise BadConfigError("layers, experts, d_model and d_ff must all be >= 1")
@@ -45,9 +44,7 @@ def create_expert_stack(
             tensors[f"{e}.wi1"] = (torch.randn(d_ff, d_model, generator=generator) / math.sqrt(d_model)).to(dtype)
             tensors[f"{e}.wo"] = (0.1 * torch.randn(d_model, d_ff, generator=generator) / math.sqrt(d_ff)).to(dtype)
         target = directory / f"layer{layer}.safetensors"
-        temporary = directory / f".layer{layer}.safetensors.tmp"
-        save_file(tensors, str(temporary))
-        os.replace(temporary, target)
+        atomic_save_safetensors(target, tensors)
         paths.append(target)
     return paths
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -150,52 +151,45 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def save_lm(model: ByteLM, path: str) -> None:
-    """Write weights + config to a safetensors file atomically (temp then rename)."""
+def save_lm(model: ByteLM, path: str | Path) -> None:
+    """Write weights + config to a safetensors file atomically (readers never see half a model)."""
     import json
-    import os
-    import tempfile
 
-    from safetensors.torch import save_file
+    from tenfold.core.io import atomic_save_safetensors
 
     tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".lm.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"tenfold_cpm_lm": json.dumps(model.config.to_dict())})
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_save_safetensors(Path(path), tensors, metadata={"tenfold_cpm_lm": json.dumps(model.config.to_dict())})
 
 
-def load_lm(path: str) -> ByteLM:
-    """Rebuild a :class:`ByteLM` saved by :func:`save_lm`; clear errors for missing or foreign files."""
+def load_lm(path: str | Path, *, option: str = "") -> ByteLM:
+    """Rebuild a :class:`ByteLM` saved by :func:`save_lm`; a missing, empty, foreign or damaged file is a named
+    error (``option`` names the command-line option it came from)."""
     import json
-    import os
 
     from safetensors import SafetensorError, safe_open
 
-    from tenfold.core.errors import MissingDataError
+    from tenfold.core.io import check_input_file
 
-    if not os.path.isfile(path):
-        raise MissingDataError(f"model file {path} does not exist; train one with `tenfold cpm pretrain`")
+    path = check_input_file(path, option=option, what="model file (.safetensors from `tenfold cpm pretrain`)")
+    label = f"{option} {path}" if option else str(path)
     try:
-        with safe_open(path, framework="pt") as handle:
+        with safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata() or {}
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    except (SafetensorError, OSError, ValueError) as error:
-        raise BadInputError(f"{path} is not a readable safetensors file ({error})") from None
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 - safe_open has no iterator
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        reason = " ".join(str(error).split())[:120]
+        raise BadInputError(f"{label} is not a readable safetensors model ({reason}); give a file from "
+                            "`tenfold cpm pretrain`") from None
     if "tenfold_cpm_lm" not in meta:
-        raise BadInputError(f"{path} has no tenfold cpm model config; it was not written by `tenfold cpm pretrain`")
-    config = LMConfig(**json.loads(meta["tenfold_cpm_lm"]))
+        raise BadInputError(f"{label} has no tenfold cpm model config; it was not written by `tenfold cpm pretrain`")
+    try:
+        config = LMConfig(**json.loads(meta["tenfold_cpm_lm"]))
+        config.validate()
+    except (ValueError, TypeError, BadConfigError) as error:
+        raise BadInputError(f"{label}: its model config is damaged ({error}); re-train or re-save it") from None
     model = ByteLM(config)
-    if any(k.startswith("blocks.") and ".ffn.experts" in k for k in tensors):
-        raise BadInputError(f"{path} holds an MoE model; load it with tenfold.cpm.growth.load_moe")
     try:
         model.load_state_dict(tensors)
     except RuntimeError as error:
-        raise BadInputError(f"{path}: weights do not match its config ({str(error).splitlines()[0]})") from None
+        raise BadInputError(f"{label}: weights do not match its config ({str(error).splitlines()[0]})") from None
     return model
