@@ -43,7 +43,6 @@ _EXPORTS: dict[str, str] = {
     "load_or_pretrain": "pretrain",
     "load_weights": "pretrain",
     "mark": "marking",
-    "pretrain": "pretrain",
     "random_accuracy": "examples",
     "rgb_lattice": "colors",
     "save_weights": "pretrain",
