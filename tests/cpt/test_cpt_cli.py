@@ -69,7 +69,7 @@ def test_fewshot_tunes_both_methods_on_validation(workspace, tmp_path, capsys):
     assert run_cli([*args, "--validation", str(folder / "validation.jsonl")]) == 0
     summary = json.loads(out.read_text())
     assert set(summary["accuracy"]["cpt"]) == {"1", "2"} and len(summary["accuracy"]["finetune"]["2"]) == 2
-    assert len(summary["tuning"]["finetune"]["1"]) == 4 and len(summary["tuning"]["cpt"]["2"]) == 2
+    assert len(summary["tuning"]["finetune"]["1"]) == 4 and len(summary["tuning"]["cpt"]["2"]) == 6
     assert summary["chosen"]["finetune"]["1"] in [{k: r[k] for k in ("body_lr", "head_lr", "steps")}
                                                   for r in summary["tuning"]["finetune"]["1"]]
     assert out.with_suffix(".md").is_file()

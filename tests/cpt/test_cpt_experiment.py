@@ -31,7 +31,9 @@ def test_smoke_reproduce_is_well_formed(tmp_path, monkeypatch):
     assert metrics["set_overlaps"]["validation_test"] == 0 and metrics["set_overlaps"]["pool_test"] == 0
     table = metrics["tuning"]["table"]
     grid_size = len(settings.finetune_body_lrs) * len(settings.finetune_steps)
-    assert len(table["finetune"]["1"]) == grid_size and len(table["cpt"]["2"]) == len(settings.cpt_negative_words)
+    assert len(table["finetune"]["1"]) == grid_size
+    assert len(table["cpt"]["2"]) == len(settings.cpt_negative_words) * len(settings.cpt_lrs)
+    assert set(table["finetune"]) == {"1", "2", "8"}  # 8: the smoke scale's larger K for fine-tuning alone
     for k in ("1", "2"):
         best = max(row["validation_accuracy"] for row in table["finetune"][k])
         chosen = metrics["chosen"]["finetune"][k]
@@ -74,7 +76,8 @@ def test_tuning_chooses_on_validation_with_ties_to_the_default(tiny_model, examp
     assert best_setting([0.3, 0.5, 0.5]) == 1 and best_setting([0.2, 0.2]) == 0
     grid = finetune_grid([1e-4, 1e-3], [1, 2], 10.0)
     assert grid[0] == {"body_lr": 1e-4, "head_lr": 1e-3, "steps": 1} and len(grid) == 4
-    assert [g["negative_word"] for g in cpt_grid(["none", "gray"], 1e-4, 100)] == ["none", "gray"]
+    cpt = cpt_grid(["none", "gray"], [1e-4, 1e-5], 100)
+    assert [(g["lr"], g["negative_word"]) for g in cpt] == [(1e-4, "none"), (1e-4, "gray"), (1e-5, "none"), (1e-5, "gray")]
 
     def make(setting):
         options = dict(setting)

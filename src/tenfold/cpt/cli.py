@@ -257,7 +257,7 @@ def fewshot(
     backbone = _load_backbone(weights)
     small = SETTINGS[Scale.SMALL]
     grids = {"finetune": finetune_grid(lr_grid, step_grid, small.finetune_head_lr_factor),
-             "cpt": cpt_grid(small.cpt_negative_words, small.cpt_lr, cpt_steps)}
+             "cpt": cpt_grid(small.cpt_negative_words, small.cpt_lrs, cpt_steps)}
 
     def make(name: str, setting: dict):
         options = dict(setting)

@@ -26,9 +26,9 @@ def finetune_grid(body_lrs: Sequence[float], steps: Sequence[int], head_lr_facto
     return [{"body_lr": float(lr), "head_lr": float(lr) * head_lr_factor, "steps": int(n)} for lr in body_lrs for n in steps]
 
 
-def cpt_grid(negative_words: Sequence[str], lr: float, steps: int) -> list[dict[str, Any]]:
-    """CPT settings: the word that labels negative copies, at one learning rate and step count."""
-    return [{"lr": float(lr), "steps": int(steps), "negative_word": str(word)} for word in negative_words]
+def cpt_grid(negative_words: Sequence[str], lrs: Sequence[float], steps: int) -> list[dict[str, Any]]:
+    """CPT settings: learning rate x the word that labels negative copies, at one step count."""
+    return [{"lr": float(lr), "steps": int(steps), "negative_word": str(word)} for lr in lrs for word in negative_words]
 
 
 def best_setting(scores: Sequence[float]) -> int:
