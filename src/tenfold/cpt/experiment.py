@@ -357,7 +357,8 @@ def measure_backbone(
     metrics["few_shot_std"] = {n: {str(k): v for k, v in d.items()} for n, d in std.items()}
 
     claims, details = _claims(settings, accuracy, mean, std, zero, random_iou, search, ranking, curve, g0, metrics)
-    figures = _figures(out, settings, mean, std, zero, random_iou, curve, search, words, test, table)
+    figures = _figures(out, settings, mean, std, zero, random_iou, curve, search, words, test, table,
+                       zero_validation["logprob"])
     metrics["measure_seconds"] = time.perf_counter() - started
     chosen_text = "; ".join(
         f"K={k}: FT lr {c['body_lr']:g}/{c['head_lr']:g} x {c['steps']} steps"
@@ -445,7 +446,7 @@ def _claims(settings, accuracy, mean, std, zero, random_iou, search, ranking, cu
     return claims, details
 
 
-def _figures(out, settings, mean, std, zero, random_iou, curve, search, words, test, table) -> list[str]:
+def _figures(out, settings, mean, std, zero, random_iou, curve, search, words, test, table, zero_validation) -> list[str]:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
@@ -478,6 +479,7 @@ def _figures(out, settings, mean, std, zero, random_iou, curve, search, words, t
         values = [100 * table["cpt"][str(k)][option_index]["validation_accuracy"] for k in shots]
         axis.plot(shots, values, marker="s", linestyle="--", label=f"CPT lr {row['lr']:g} '{row['negative_word']}'")
     axis.axhline(100 * random_iou, color="gray", linestyle=":", label="random (test)")
+    axis.axhline(100 * zero_validation, color="tab:red", linestyle="--", label="zero-shot CPT")
     axis.set_xscale("log", base=2)
     axis.set_xlabel("shots K")
     axis.set_ylabel("validation accuracy (%)")
