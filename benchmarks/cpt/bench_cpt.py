@@ -12,7 +12,8 @@ import time
 import numpy as np
 import torch
 
-from tenfold.cpt import CPTGrounder, GroundingExample, PretrainConfig, TinyVL, Vocabulary, pretrain
+from tenfold.cpt import CPTGrounder, GroundingExample, PretrainConfig, TinyVL, Vocabulary
+from tenfold.cpt.pretrain import pretrain
 from tenfold.cpt.synth import grounding_items
 
 

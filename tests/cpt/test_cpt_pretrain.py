@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from tenfold.cpt import PretrainConfig, Vocabulary, load_or_pretrain, load_weights, pretrain
-from tenfold.cpt.pretrain import build_corpus, cache_dir, mask_tokens, warmup_linear
+from tenfold.cpt import PretrainConfig, Vocabulary, load_or_pretrain, load_weights
+from tenfold.cpt.pretrain import build_corpus, cache_dir, mask_tokens, pretrain, warmup_linear
 from tenfold.cpt.synth import grounding_items, referring_expression
 
 TINY = PretrainConfig(scenes=48, steps=4, batch_size=16, warmup=2, hidden=16, layers=1, heads=2, ffn=32, snapshots=(2,))

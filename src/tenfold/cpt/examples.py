@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from tenfold.core.errors import BadConfigError, BadInputError
+from tenfold.core.errors import BadConfigError, BadInputError, MissingDataError
 from tenfold.cpt.marking import box_iou, check_boxes
 
 
@@ -36,6 +36,18 @@ class GroundingExample:
         ious = box_iou(torch.as_tensor(boxes), torch.as_tensor(np.asarray(self.target_box, np.float32)[None]))[:, 0]
         best = int(torch.argmax(ious))
         return best if float(ious[best]) > 0.5 else None
+
+
+def example_from_item(item: Any) -> GroundingExample:
+    """A synthetic :class:`~tenfold.cpt.synth.GroundingItem` as a labelled grounding example."""
+    return GroundingExample(item.scene.image, item.proposals, item.query, item.target_box, item.tags)
+
+
+def fingerprints(examples: list[GroundingExample]) -> set[str]:
+    """One hash per example (its pixels and its query), to show that two sets share no example."""
+    import hashlib
+
+    return {hashlib.sha1(np.ascontiguousarray(e.image).tobytes() + e.query.encode()).hexdigest() for e in examples}
 
 
 class Grounder(Protocol):
@@ -76,34 +88,48 @@ def draw_shots(pool_size: int, k: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(1000 * k + seed).choice(pool_size, size=k, replace=False))
 
 
-def read_examples(path: str | Path) -> list[GroundingExample]:
+def read_examples(path: str | Path, *, option: str = "") -> list[GroundingExample]:
     """Read grounding examples from JSON Lines: {"image", "boxes" (xyxy), "query", "target" (xyxy), "tags"?}.
 
     Image paths are relative to the file's folder. Used by ``tenfold cpt fewshot --train/--test``.
+    Every malformed line (not UTF-8 or JSON, a missing key, a bad box or image) is a BadInputError
+    naming the file and the line.
     """
-    import json
-
     from tenfold.core.data import read_image
-    from tenfold.core.errors import MissingDataError
+    from tenfold.core.io import check_input_file, parse_json
 
-    path = Path(path)
-    if not path.is_file():
-        raise MissingDataError(f"{path} does not exist; give a JSON Lines file of grounding examples")
+    path = check_input_file(path, option=option, what="JSON Lines file of grounding examples")
+    label = f"{option} {path}" if option else str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInputError(f"{label} is not UTF-8 text; give a JSON Lines file of grounding examples") from None
     examples = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        where = f"{label}:{number}"
         try:
-            record = json.loads(line)
-            image = read_image(path.parent / record["image"])
-            boxes = check_boxes(record["boxes"], image.shape[0], image.shape[1], record.get("box_format", "xyxy"))
-            target = check_boxes([record["target"]], image.shape[0], image.shape[1], record.get("box_format", "xyxy"))[0]
-            examples.append(GroundingExample(image, boxes, str(record["query"]), target, record.get("tags")))
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise BadInputError(f"{path}:{number}: not a grounding example ({type(error).__name__}: {error}); "
-                                "each line needs image, boxes, query and target") from None
+            record = parse_json(line)
         except BadInputError as error:
-            raise BadInputError(f"{path}:{number}: {error}") from None
+            raise BadInputError(f"{where}: {error}; each line is one JSON object") from None
+        if not isinstance(record, dict) or not {"image", "boxes", "query", "target"} <= set(record):
+            raise BadInputError(f"{where}: not a grounding example; each line needs image, boxes, query and target")
+        query, tags, box_format = record["query"], record.get("tags"), record.get("box_format", "xyxy")
+        if not isinstance(query, str) or not query.strip():
+            raise BadInputError(f"{where}: query must be a non-empty string")
+        if not isinstance(record["image"], str) or not record["image"]:
+            raise BadInputError(f"{where}: image must be a file name relative to {path.parent}")
+        try:
+            image = read_image(path.parent / record["image"])
+            boxes = check_boxes(record["boxes"], image.shape[0], image.shape[1], box_format)
+            target = check_boxes([record["target"]], image.shape[0], image.shape[1], box_format)[0]
+        except (BadInputError, MissingDataError) as error:
+            raise BadInputError(f"{where}: {error}") from None
+        if tags is not None and (not isinstance(tags, list) or len(tags) != len(boxes)
+                                 or not all(isinstance(t, str) for t in tags)):
+            raise BadInputError(f"{where}: tags must be a list of {len(boxes)} words, one per box")
+        examples.append(GroundingExample(image, boxes, query, target, tags))
     if not examples:
-        raise BadInputError(f"{path} holds no examples")
+        raise BadInputError(f"{label} holds no examples")
     return examples

@@ -50,7 +50,10 @@ def check_boxes(boxes: np.ndarray | Sequence, height: int, width: int, box_forma
     """
     if box_format not in BOX_FORMATS:
         raise BadInputError(f"box format {box_format!r} is unknown; use 'xyxy' or 'xywh'")
-    array = np.asarray(boxes, dtype=np.float64)
+    try:
+        array = np.asarray(boxes, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise BadInputError("proposals: not a list of numeric [x1, y1, x2, y2] boxes") from None
     if array.size == 0:
         raise BadInputError("proposals: the list is empty; give at least one box")
     if array.ndim != 2 or array.shape[1] != 4:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,8 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from tenfold.core.cache import cache_dir as core_cache_dir
-from tenfold.core.errors import BadConfigError, MissingDataError
-from tenfold.core.io import atomic_write_bytes
+from tenfold.core.errors import BadConfigError, BadInputError, MissingDataError
+from tenfold.core.io import atomic_file, atomic_write_bytes, check_input_file
 from tenfold.cpt.model import REGION_TYPE, TAG_TYPE, TEXT_TYPE, TinyVL, TinyVLConfig
 from tenfold.cpt.synth import FILLS, SHAPES, SIZES, jitter_boxes, pretraining_scene
 from tenfold.cpt.vocabulary import COLOR_WORDS, SPECIAL_TOKENS, Vocabulary
@@ -222,9 +221,8 @@ def pretrain(
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
                      "generator": generator.get_state(), "order": order, "cursor": cursor, "step": step + 1,
                      "losses": losses, "snapshots": snapshots}
-            temporary = Path(checkpoint).with_suffix(".tmp")
-            torch.save(state, temporary)
-            os.replace(temporary, checkpoint)
+            with atomic_file(Path(checkpoint)) as temporary:
+                torch.save(state, temporary)
     model.eval()
     return PretrainResult(model.cpu(), losses, snapshots, from_cache=False)
 
@@ -242,22 +240,42 @@ def save_weights(path: Path, model_state: dict[str, torch.Tensor], metadata: dic
     atomic_write_bytes(path, save(tensors, metadata=metadata))
 
 
-def load_weights(path: Path) -> tuple[TinyVL, dict[str, str]]:
-    """Load a TinyVL saved by :func:`save_weights`."""
-    from safetensors import safe_open
+def load_weights(path: Path, *, option: str = "") -> tuple[TinyVL, dict[str, str]]:
+    """Load a TinyVL saved by :func:`save_weights`; any other file ends in a named error, not a traceback."""
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     path = Path(path)
-    if not path.is_file():
-        raise MissingDataError(f"no pre-trained weights at {path}; run `tenfold cpt pretrain` first")
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
+    label = f"{option} {path}" if option else str(path)
+    if not path.exists():
+        raise MissingDataError(f"no pre-trained weights at {label}; run `tenfold cpt pretrain` first")
+    check_input_file(path, option=option, what="TinyVL .safetensors file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise BadInputError(f"{label} is not a readable .safetensors file ({_first_line(error)}); "
+                            "give weights written by `tenfold cpt pretrain -o`") from None
     if "model_config" not in metadata:
-        raise MissingDataError(f"{path} is not a TinyVL checkpoint (no model_config in its metadata)")
-    model = TinyVL(TinyVLConfig(**json.loads(metadata["model_config"])))
-    model.load_state_dict(load_file(str(path)))
+        raise BadInputError(f"{label} is not a TinyVL checkpoint (no model_config in its metadata); "
+                            "give weights written by `tenfold cpt pretrain -o`")
+    try:
+        model = TinyVL(TinyVLConfig(**json.loads(metadata["model_config"])))
+        model.load_state_dict(tensors)
+    except (TypeError, ValueError, RuntimeError, KeyError) as error:
+        raise BadInputError(f"{label}: the tensors do not fit the TinyVL its metadata describes "
+                            f"({_first_line(error)})") from None
+    broken = [name for name, tensor in tensors.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        raise BadInputError(f"{label}: tensor {broken[0]} holds NaN or infinite values; re-run `tenfold cpt pretrain`")
     model.eval()
     return model, metadata
+
+
+def _first_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return (text[:120] + "...") if len(text) > 120 else (text or type(error).__name__)
 
 
 def load_or_pretrain(
