@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tenfold.core.errors import MissingDataError
-from tenfold.core.experiment import ClaimSpec, Measurements, Scale, Settings, experiment
+from tenfold.core.experiment import ClaimSpec, Measurements, Scale, Settings, Unmeasured, experiment
 from tenfold.core.intervals import Samples
 from tenfold.core.parallel import run_parallel
 from tenfold.core.report import save_figure
@@ -33,9 +33,9 @@ class FTrojanSettings(Settings):
     data: str = "photopatch10"
     # PhotoPatch-10 training crops per class, drawn afresh for each seed: many distinct crops stop the
     # model from memorising the relabelled images by their content, so it has to learn the trigger
-    train_per_class: int = 1000
+    train_per_class: int = 1500
     # PhotoPatch-10 test crops per class (from the bottom 30% of each photo, never seen in training)
-    test_per_class: int = 100
+    test_per_class: int = 200
     # channels of the official 6-conv CNN's first block (32 is the paper's 0.31 M-parameter model)
     width: int = 16
     # training epochs of every model (Adam 1e-3, batch 64), equal for clean and poisoned models
@@ -71,7 +71,7 @@ SETTINGS = {
         train_per_class=30, test_per_class=10, width=4, epochs=1, seeds=1, magnitudes=(0.0, 30.0), low_rate=None,
         strip_images=6, strip_overlays=4, nc_samples_per_epoch=64, nc_max_epochs=2, workers=1,
     ),
-    Scale.SMALL: FTrojanSettings(nc_samples_per_epoch=320, nc_max_epochs=60),
+    Scale.SMALL: FTrojanSettings(nc_samples_per_epoch=320, nc_max_epochs=50),
     Scale.FULL: FTrojanSettings(
         data="cifar10", width=32, epochs=50, magnitudes=(0.0, 4.0, 8.0, 10.0, 20.0, 30.0, 50.0),
         baselines=("badnets", "blended", "sig"), strip_images=500, threads=None,
@@ -145,7 +145,8 @@ class Job:
     seed: int
     magnitude: float = 30.0
     rate: float = 0.1
-    strip: bool = False  # STRIP and the input filters (cheap)
+    strip: bool = False  # STRIP and the input filters (cheap: run on every FTrojan seed)
+    table: bool = False  # sample detectors and pruning too, for the attacks x defences table (first seed)
     neural_cleanse: bool = False  # Neural Cleanse (the expensive defence)
 
 
@@ -165,7 +166,7 @@ def _run_job(job: Job, settings: FTrojanSettings) -> tuple[str, dict]:
                 samples_per_epoch=settings.nc_samples_per_epoch, max_epochs=settings.nc_max_epochs
             ) if job.neural_cleanse else None,
             filters=("gaussian", "wiener", "jpeg") if job.strip else (),
-            detectors=job.strip, pruning=job.strip,
+            detectors=job.table, pruning=job.table,
         )
     row, _ = evaluate_attack(
         job.key, _attack(job.kind, job.magnitude), split.x_train, split.y_train, split.x_test, split.y_test,
@@ -184,21 +185,22 @@ def _jobs(settings: FTrojanSettings, seeds: list[int]) -> list[Job]:
         jobs += [
             Job(f"clean s{seed}", "none", seed),
             Job(f"ftrojan s{seed}", "ftrojan", seed, settings.magnitude, settings.rate, strip=True,
-                neural_cleanse=seed == first),
+                table=seed == first, neural_cleanse=seed == first),
             Job(f"m0 s{seed}", "ftrojan", seed, 0.0, settings.rate),
         ]
     jobs += [Job(f"m{m:g} s{first}", "ftrojan", first, m, settings.rate) for m in settings.magnitudes
              if m not in (0.0, settings.magnitude)]
     if settings.low_rate:
         jobs.append(Job(f"rate{settings.low_rate:g} s{first}", "ftrojan", first, settings.magnitude, settings.low_rate))
-    jobs += [Job(f"{kind} s{first}", kind, first, rate=settings.rate, strip=True, neural_cleanse=kind == "badnets")
-             for kind in settings.baselines]
+    jobs += [Job(f"{kind} s{first}", kind, first, rate=settings.rate, strip=True, table=True,
+                 neural_cleanse=kind == "badnets") for kind in settings.baselines]
     return jobs
 
 
 def _cost(job: Job, settings: FTrojanSettings) -> float:
     """Relative cost, so the longest jobs start first and the workers finish together."""
-    return 1.0 + (settings.nc_max_epochs * settings.nc_samples_per_epoch / 6000.0 if job.neural_cleanse else 0.0) + 0.2 * job.strip
+    nc = settings.nc_max_epochs * settings.nc_samples_per_epoch / 6000.0 if job.neural_cleanse else 0.0
+    return 1.0 + nc + 0.2 * job.strip + 0.3 * job.table
 
 
 @experiment("ftrojan", paper=PAPER, settings=SETTINGS, claims=CLAIMS)
@@ -236,8 +238,6 @@ def _measure(
     settings: FTrojanSettings, seeds: list[int], done: dict[str, dict], quality: dict, baseline_psnr: dict,
     metrics: dict, out: Path, split, trigger,
 ) -> Measurements:
-    from tenfold.core.experiment import Unmeasured
-
     labels = [f"seed {s}" for s in seeds]
     first = seeds[0]
 
