@@ -10,6 +10,7 @@ full: the same on CIFAR-10 (``TENFOLD_CIFAR10``) with the paper's model width an
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -171,6 +172,7 @@ def _run_job(job: Job, settings: FTrojanSettings) -> tuple[str, dict]:
             filters=("gaussian", "wiener", "jpeg") if job.strip else (),
             detectors=job.table, pruning=job.table,
         )
+    started = time.process_time()
     row, _ = evaluate_attack(
         job.key, _attack(job.kind, job.magnitude), split.x_train, split.y_train, split.x_test, split.y_test,
         target=settings.target, rate=job.rate,
@@ -178,6 +180,7 @@ def _run_job(job: Job, settings: FTrojanSettings) -> tuple[str, dict]:
         defence=defence, num_classes=classes, seed=job.seed,
         probe=_attack("ftrojan", settings.magnitude) if job.kind == "none" else None,
     )
+    row.metrics["cpu_s"] = time.process_time() - started  # CPU seconds of this job (wall time is noisy here)
     return job.key, row.metrics
 
 
