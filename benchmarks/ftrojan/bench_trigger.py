@@ -1,5 +1,6 @@
 """Trigger throughput (images/s): the precomputed additive pattern and the batched block-DCT (both ours)
-against a per-block scipy loop with per-image colour conversion (the official code's approach).
+against a per-block scipy loop with per-image colour conversion (the official code's approach), plus the
+``official_uint8`` parity mode (OpenCV block loops with the official casts; needs OpenCV).
 
 Run: .venv/bin/python benchmarks/ftrojan/bench_trigger.py
 """
@@ -53,9 +54,11 @@ def main() -> None:
         loop = rate(lambda x: per_block_loop(x, trigger), images)
         batched = rate(trigger.apply_via_dct, images)
         pattern = rate(trigger.apply, images)
+        official = rate(FrequencyTrigger(official_uint8=True).apply, images)
         print(
             f"{size}x{size}: per-block loop {loop:9.0f} img/s | batched DCT {batched:9.0f} img/s "
-            f"(x{batched / loop:.1f}) | additive pattern {pattern:9.0f} img/s (x{pattern / loop:.1f})"
+            f"(x{batched / loop:.1f}) | additive pattern {pattern:9.0f} img/s (x{pattern / loop:.1f}) | "
+            f"official_uint8 parity mode {official:9.0f} img/s (x{official / loop:.1f})"
         )
 
 

@@ -8,15 +8,8 @@ from tenfold.core.errors import BadConfigError
 from tenfold.ftrojan import FrequencyTrigger
 from tenfold.ftrojan import defences as d
 from tenfold.ftrojan.harness import DefenceConfig, evaluate_attack
+from tenfold.ftrojan.neural_cleanse import NeuralCleanseConfig
 from tenfold.ftrojan.training import TrainConfig
-
-
-def test_anomaly_index_by_hand():
-    norms = np.array([10.0, 11.0, 9.0, 10.0, 2.0])
-    # median 10, |dev| = 0,1,1,0,8 -> MAD 1 -> index (10 - 2) / 1.4826
-    index, flagged = d.anomaly_index(norms)
-    assert flagged == 4 and index == pytest.approx(8 / 1.4826)
-    assert d.anomaly_index(np.ones(5))[0] == 0.0
 
 
 def test_strip_report_threshold_and_rates():
@@ -63,13 +56,16 @@ def tiny_split():
 def test_harness_row_has_every_measurement(tiny_split):
     torch.manual_seed(0)
     x_train, y_train, x_test, y_test = tiny_split
-    config = DefenceConfig(strip_images=4, strip_overlays=3, nc_steps=2, nc_batch=4, filters=("gaussian", "jpeg"))
+    config = DefenceConfig(
+        strip_images=4, strip_overlays=3, filters=("gaussian", "jpeg"),
+        neural_cleanse=NeuralCleanseConfig(batch_size=4, samples_per_epoch=8, max_epochs=2),
+    )
     row, model = evaluate_attack(
         "FTrojan", FrequencyTrigger(), x_train, y_train, x_test, y_test, target=0, rate=0.2,
         train=TrainConfig(epochs=2, width=2, seed=0), defence=config, seed=0,
     )
-    for key in ("ba", "asr", "asr_incl_target", "psnr", "ssim", "strip_far", "nc_anomaly_index", "ac_f1", "ss_f1",
-                "prune_asr", "gaussian_asr", "jpeg_ba"):
+    for key in ("ba", "target_rate", "asr", "asr_flip", "asr_incl_target", "psnr", "ssim", "strip_far", "nc_anomaly_index",
+                "nc_target_index", "ac_f1", "ss_f1", "prune_asr", "gaussian_asr", "jpeg_ba"):
         assert key in row.metrics, key
     assert 0 <= row.metrics["asr"] <= 1 and row.metrics["psnr"] > 40
     assert all(p.requires_grad for p in model.parameters())  # Neural Cleanse restores gradients
@@ -77,4 +73,5 @@ def test_harness_row_has_every_measurement(tiny_split):
         "none", None, x_train, y_train, x_test, y_test, target=0, rate=0.2,
         train=TrainConfig(epochs=1, width=2, seed=0), probe=FrequencyTrigger(),
     )
-    assert set(clean_row.metrics) == {"ba", "asr"}
+    assert set(clean_row.metrics) == {"ba", "target_rate", "asr", "asr_flip"}
+    assert row.metrics["nc_epochs"] == [2, 2]

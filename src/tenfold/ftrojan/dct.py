@@ -22,7 +22,8 @@ _RGB_TO_YCRCB = np.array(
     ],
     dtype=np.float64,
 )
-# The exact inverse (OpenCV rounds it to 1.403/.714/.344/1.773, which makes a magnitude-0 round trip lossy).
+# The exact inverse, so a magnitude-0 round trip is exact in float64 (OpenCV's inverse uses the rounded
+# 1.403/.714/.344/1.773; the official pipeline's loss, though, comes from its truncating uint8 casts).
 _YCRCB_TO_RGB = np.linalg.inv(_RGB_TO_YCRCB)
 _CHROMA_OFFSET = np.array([0.0, 128.0, 128.0])
 

@@ -1,9 +1,9 @@
 """Backdoor defences, in torch on our models, with the parameters written out.
 
-Detectors of inputs (STRIP), of models (Neural Cleanse), of poisoned training samples (activation
-clustering, spectral signatures), a model repair (pruning of dormant channels, the first stage of
-fine-pruning) and input filters (Gaussian 5x5, Wiener 5x5, JPEG). ART's Neural Cleanse only supports
-Keras classifiers, so all of them are written here.
+Detectors of inputs (STRIP), of poisoned training samples (activation clustering, spectral
+signatures), a model repair (pruning of dormant channels, the first stage of fine-pruning) and input
+filters (Gaussian 5x5, Wiener 5x5, JPEG). The model detector, Neural Cleanse, has its own module
+(:mod:`tenfold.ftrojan.neural_cleanse`); ART's only supports Keras classifiers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tenfold.core.errors import BadConfigError, BadInputError
+from tenfold.core.errors import BadConfigError
 from tenfold.ftrojan.model import FTrojanCNN
 from tenfold.ftrojan.training import model_device, predict, predict_proba, to_tensor
 
@@ -57,74 +57,6 @@ def strip_report(clean_entropy: np.ndarray, triggered_entropy: np.ndarray, *, fr
         float(np.mean(clean_entropy < threshold)),
         float(np.mean(triggered_entropy >= threshold)),
     )
-
-
-# ------------------------------------------------------------------ Neural Cleanse (Wang et al. 2019)
-
-
-@dataclass(frozen=True)
-class NeuralCleanseReport:
-    """L1 norms of the smallest trigger reverse-engineered for each class, and the MAD anomaly index."""
-
-    mask_norms: np.ndarray  # (classes,)
-    anomaly_index: float  # of the smallest norm; > 2 flags a backdoor
-    flagged_class: int
-
-
-def anomaly_index(norms: np.ndarray) -> tuple[float, int]:
-    """MAD anomaly index of the smallest value: ``(median - min) / (1.4826 * MAD)``."""
-    norms = np.asarray(norms, dtype=np.float64)
-    median = np.median(norms)
-    mad = 1.4826 * np.median(np.abs(norms - median))
-    smallest = int(np.argmin(norms))
-    if mad == 0:
-        return (0.0 if norms[smallest] == median else float("inf")), smallest
-    return float((median - norms[smallest]) / mad), smallest
-
-
-def neural_cleanse(
-    model: nn.Module,
-    x_clean: np.ndarray,
-    num_classes: int,
-    *,
-    steps: int = 60,
-    batch_size: int = 24,
-    lr: float = 0.1,
-    cost: float = 2e-3,
-    seed: int = 0,
-) -> NeuralCleanseReport:
-    """Reverse-engineer, for every class at once, a mask ``m`` and pattern ``p`` minimising
-    ``CE(f((1 - m) x + m p), t) + cost * |m|_1`` on clean images (fixed cost, Adam), then score the norms."""
-    if len(x_clean) == 0:
-        raise BadInputError("Neural Cleanse needs clean images")
-    model.eval()
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
-    device = model_device(model)
-    images = to_tensor(x_clean).to(device)
-    _, channels, height, width = images.shape
-    generator = torch.Generator().manual_seed(seed)
-    mask_logit = torch.full((num_classes, 1, height, width), -2.0, device=device, requires_grad=True)
-    pattern_logit = torch.zeros((num_classes, channels, height, width), device=device, requires_grad=True)
-    optimizer = torch.optim.Adam([mask_logit, pattern_logit], lr=lr)
-    targets = torch.arange(num_classes, device=device).repeat_interleave(batch_size)
-    try:
-        for _ in range(steps):
-            batch = images[torch.randint(0, len(images), (batch_size,), generator=generator).to(device)]
-            mask, pattern = torch.sigmoid(mask_logit), torch.sigmoid(pattern_logit)
-            # (classes, batch, C, H, W) -> (classes * batch, C, H, W)
-            stamped = (1 - mask[:, None]) * batch[None] + (mask * pattern)[:, None]
-            logits = model(stamped.reshape(-1, channels, height, width))
-            loss = nn.functional.cross_entropy(logits, targets) + cost * mask.sum() / num_classes
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    finally:
-        for parameter in model.parameters():
-            parameter.requires_grad_(True)
-    norms = torch.sigmoid(mask_logit).detach().sum(dim=(1, 2, 3)).cpu().numpy()
-    index, flagged = anomaly_index(norms)
-    return NeuralCleanseReport(norms, index, flagged)
 
 
 # ------------------------------------------------------------------ poisoned-sample detectors

@@ -1,8 +1,10 @@
 """FTrojan in miniature on PhotoPatch-10 (32x32 colour crops of bundled photos, a CIFAR-10 stand-in).
 
-Runs (spec A5): clean and FTrojan (UV, magnitude 30, (15,15)+(31,31), rate 10%, target 0) models over
-three seeds; a magnitude sweep and a 5% rate at the first seed; BadNets, Blended and SIG at the same
-rate for the side-by-side table; every defence on the clean, FTrojan and baseline models.
+Per seed (each seed draws its own crops and initialises its own models): a clean model, an FTrojan
+model (UV, magnitude 30, (15,15)+(31,31), rate 10%, target 0) and the magnitude-0 control. On the first
+seed: the magnitude sweep, the 5% rate and BadNets at the same rate. STRIP and the input filters run on
+every FTrojan seed; Neural Cleanse runs on the first FTrojan model and on BadNets, its positive control.
+full: the same on CIFAR-10 (``TENFOLD_CIFAR10``) with the paper's model width and epochs.
 """
 
 from __future__ import annotations
@@ -11,67 +13,117 @@ import os
 import time
 import warnings
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tenfold.core.errors import MissingDataError
-from tenfold.core.experiment import Claim, Result, Scale, experiment
-from tenfold.core.parallel import run_parallel, thread_count, worker_count
+from tenfold.core.experiment import ClaimSpec, Measurements, Scale, Settings, Unmeasured, experiment
+from tenfold.core.intervals import Samples
+from tenfold.core.parallel import run_parallel
 from tenfold.core.report import save_figure
 
+PAPER = "FTrojan: An Invisible Black-box Backdoor Attack through Frequency Domain (ECCV 2022)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FTrojanSettings(Settings):
+    # where the images come from: "photopatch10" (bundled photos) or "cifar10" (the folder TENFOLD_CIFAR10 names)
+    data: str = "photopatch10"
+    # PhotoPatch-10 training crops per class, drawn afresh for each seed: many distinct crops stop the
+    # model from memorising the relabelled images by their content, so it has to learn the trigger
+    # (calibration: 1,500 x 3 epochs learned it on 3 of 3 seeds; 300 x 10 on 1 of 3; 1,000 x 4 on 1 of 2)
+    train_per_class: int = 1500
+    # PhotoPatch-10 test crops per class (from the bottom 30% of each photo, never seen in training)
+    test_per_class: int = 200
+    # channels of the official 6-conv CNN's first block (32 is the paper's 0.31 M-parameter model)
+    width: int = 16
+    # training epochs of every model (Adam 1e-3, batch 64), equal for clean and poisoned models
+    epochs: int = 3
+    # replicates: each seed draws its own crops and trains its own clean, FTrojan and magnitude-0 models
+    seeds: int = 3
+    # dirty-label poisoning rate of the main runs (share of the whole training set)
+    rate: float = 0.1
+    # the attack's target label
+    target: int = 0
+    # trigger magnitude of the main runs (0..255 scale, UV channels, positions (15,15) and (31,31))
+    magnitude: float = 30.0
+    # magnitudes of the sweep, run on the first seed (0 is the control and runs on every seed)
+    magnitudes: tuple[float, ...] = (0.0, 4.0, 10.0, 30.0)
+    # a lower poisoning rate, run on the first seed (None: not run)
+    low_rate: float | None = 0.05
+    # baseline attacks trained on the first seed at the same rate ("badnets" is Neural Cleanse's positive control)
+    baselines: tuple[str, ...] = ("badnets",)
+    # STRIP: clean and triggered test inputs scored per model
+    strip_images: int = 100
+    # STRIP: clean training images blended onto each input (BackdoorBench default)
+    strip_overlays: int = 64
+    # Neural Cleanse: clean samples per epoch (the authors' 1,000 = 31 mini-batches of 32)
+    nc_samples_per_epoch: int = 1000
+    # Neural Cleanse: epoch cap if the authors' early-stop rule has not ended a class before (theirs: 1,000)
+    nc_max_epochs: int = 1000
+    # worker processes for the independent trainings (None: core's default, one per core up to 2)
+    workers: int | None = None
+
+
+SETTINGS = {
+    Scale.SMOKE: FTrojanSettings(
+        train_per_class=30, test_per_class=10, width=4, epochs=1, seeds=1, magnitudes=(0.0, 30.0), low_rate=None,
+        strip_images=6, strip_overlays=4, nc_samples_per_epoch=64, nc_max_epochs=2, workers=1,
+    ),
+    # Neural Cleanse at small: the authors' schedule with 10 mini-batches per epoch (theirs: 31); calibration
+    # on these models: classes early-stop after 66-90 epochs, so the cap of 100 rarely binds.
+    Scale.SMALL: FTrojanSettings(nc_samples_per_epoch=320, nc_max_epochs=100),
+    Scale.FULL: FTrojanSettings(
+        data="cifar10", width=32, epochs=50, magnitudes=(0.0, 4.0, 8.0, 10.0, 20.0, 30.0, 50.0),
+        baselines=("badnets", "blended", "sig"), strip_images=500, threads=None,
+    ),
+}
+
 CLAIMS = [
-    "ASR >= 95% at poisoning rate 10%, magnitude 30, 10+ epochs",
-    "BA(poisoned) >= BA(clean) - 2 points, mean of 3 seeds at equal epochs",
-    "the trigger is invisible: PSNR >= 40 dB and SSIM >= 0.97",
-    "magnitude-0 control stays at chance (ASR <= 15%)",
-    "ASR increases monotonically with magnitude",
-    "STRIP misses FTrojan: FAR >= 50% at FRR 5%",
-    "Neural Cleanse misses FTrojan: anomaly index < 2",
-    "Gaussian 5x5 blur lowers ASR (at a BA cost)",
+    ClaimSpec("asr_rate10", "FTrojan attack success >= 95% at poisoning rate 10%, magnitude 30 (target class excluded)",
+              ">=", 0.95, paper_value="~1.00 (CIFAR10, poster)", over="seeds"),
+    ClaimSpec("ba_cost", "Poisoning costs at most 2 points of benign accuracy: BA(FTrojan) - BA(clean), paired by seed",
+              ">=", -0.02, paper_value="BA flat vs rate (poster)", over="seeds"),
+    ClaimSpec("psnr", "The trigger is invisible: PSNR of triggered vs clean test images (uint8) >= 40 dB",
+              ">=", 40.0, paper_value="42.4 dB (analytic, UV m=30)", over="images", decisive_from=Scale.SMOKE),
+    ClaimSpec("ssim", "The trigger is invisible: SSIM of triggered vs clean test images (uint8) >= 0.97",
+              ">=", 0.97, paper_value="high (table not retrieved)", over="images", decisive_from=Scale.SMOKE),
+    ClaimSpec("magnitude0_chance", "Magnitude-0 control stays at chance: its rate to the target minus the clean "
+              "model's rate to the target on the same images <= 15 points", "<=", 0.15,
+              paper_value="~0.10 = chance (CIFAR10, m<=4)", over="seeds"),
+    ClaimSpec("asr_monotone", "Attack success (label bias excluded) does not decrease as the magnitude grows",
+              "holds", paper_value="10% at m<=4, 95% at 8, ~100% from 10 (CIFAR10)"),
+    ClaimSpec("strip_far", "STRIP misses FTrojan: false acceptance >= 50% at 5% false rejection",
+              ">=", 0.5, paper_value="0.78 (CIFAR10)", over="seeds"),
+    ClaimSpec("nc_flags_badnets", "Positive control: Neural Cleanse flags the BadNets target class (anomaly index > 2)",
+              ">", 2.0, paper_value="detected (NC paper)"),
+    ClaimSpec("nc_index", "Neural Cleanse misses FTrojan: anomaly index < 2 (counts only if the positive control passed)",
+              "<", 2.0, paper_value="~1.8 (CIFAR10)"),
+    ClaimSpec("gaussian_lowers_asr", "A Gaussian 5x5 blur lowers FTrojan's attack success (ASR after - before)",
+              "<", 0.0, paper_value="significantly degenerates", over="seeds"),
+    ClaimSpec("ftrojan_most_invisible", "FTrojan has the highest PSNR among FTrojan, BadNets, Blended and SIG",
+              "holds", paper_value="FTrojan best on PSNR/SSIM", required=False, decisive_from=Scale.SMOKE),
+    ClaimSpec("asr_rate5", "Attack success at poisoning rate 5% (first seed)", ">=", 0.95,
+              paper_value="~1.00 (CIFAR10, poster)", required=False),
 ]
 
 
-@dataclass(frozen=True)
-class Plan:
-    """Sizes for one scale."""
-
-    train_per_class: int
-    test_per_class: int
-    width: int
-    epochs: int
-    seeds: int
-    magnitudes: tuple[float, ...]
-    low_rate: float | None
-    baselines: bool
-    nc_steps: int
-    strip_images: int
-    strip_overlays: int
-
-
-PLANS = {
-    Scale.SMOKE: Plan(20, 10, 4, 1, 1, (0.0, 30.0), None, False, 3, 6, 4),
-    # 300 crops/class x 10 epochs is the smallest size at which the width-16 model learned the trigger in
-    # calibration (ASR 99.7%; 200 crops/class or width 8 stayed at 53-86%). Magnitude 4 and rate 5% run at full.
-    Scale.SMALL: Plan(300, 100, 16, 10, 3, (0.0, 10.0, 30.0), None, True, 40, 100, 64),
-    Scale.FULL: Plan(0, 0, 32, 50, 3, (0.0, 4.0, 8.0, 10.0, 20.0, 30.0, 50.0), 0.05, True, 300, 500, 64),
-}
-TARGET = 0
-RATE = 0.1
-
-
-def _load(plan: Plan, scale: Scale, seed: int):
+@lru_cache(maxsize=3)
+def _split(settings: FTrojanSettings, seed: int):
+    """The data of one seed (cached per worker process, so jobs of the same seed share it)."""
     from tenfold.core import data
 
-    if scale is Scale.FULL:
+    if settings.data == "cifar10":
         folder = os.environ.get("TENFOLD_CIFAR10")
         if not folder:
             raise MissingDataError(
                 "ftrojan at full scale trains on CIFAR-10: set TENFOLD_CIFAR10 to the extracted cifar-10-batches-py folder"
             )
         return data.read_cifar(folder)
-    return data.photopatch10(plan.train_per_class, plan.test_per_class, seed=seed)
+    return data.photopatch10(settings.train_per_class, settings.test_per_class, seed=seed)
 
 
 def _attack(kind: str, magnitude: float = 30.0):
@@ -94,165 +146,191 @@ class Job:
 
     key: str
     kind: str
+    seed: int
     magnitude: float = 30.0
-    rate: float = RATE
-    seed_offset: int = 0
-    defences: bool = False
+    rate: float = 0.1
+    strip: bool = False  # STRIP and the input filters (cheap: run on every FTrojan seed)
+    table: bool = False  # sample detectors and pruning too, for the attacks x defences table (first seed)
+    neural_cleanse: bool = False  # Neural Cleanse (the expensive defence)
 
 
-_WORKER_SPLIT: list = []  # the data split, set once per worker process
-
-
-def _init_worker(split) -> None:
-    _WORKER_SPLIT[:] = [split]
-
-
-def _run_job(job: Job, scale: Scale, seed: int) -> tuple[str, dict]:
-    """Train and measure one model (in this process or a worker that holds the split)."""
+def _run_job(job: Job, settings: FTrojanSettings) -> tuple[str, dict]:
+    """Train and measure one model, in this process or a spawned worker."""
     from tenfold.ftrojan.harness import DefenceConfig, evaluate_attack
+    from tenfold.ftrojan.neural_cleanse import NeuralCleanseConfig
     from tenfold.ftrojan.training import TrainConfig
 
-    plan = PLANS[scale]
-    split = _WORKER_SPLIT[0]
+    split = _split(settings, job.seed)
     classes = int(max(split.y_train.max(), split.y_test.max())) + 1
-    run_seed = seed + job.seed_offset
-    defence = DefenceConfig(
-        strip_images=plan.strip_images, strip_overlays=plan.strip_overlays, nc_steps=plan.nc_steps, nc_batch=16
-    )
+    defence = None
+    if job.strip or job.neural_cleanse:
+        defence = DefenceConfig(
+            strip_images=settings.strip_images, strip_overlays=settings.strip_overlays,
+            neural_cleanse=NeuralCleanseConfig(
+                samples_per_epoch=settings.nc_samples_per_epoch, max_epochs=settings.nc_max_epochs
+            ) if job.neural_cleanse else None,
+            filters=("gaussian", "wiener", "jpeg") if job.strip else (),
+            detectors=job.table, pruning=job.table,
+        )
+    started = time.process_time()
     row, _ = evaluate_attack(
         job.key, _attack(job.kind, job.magnitude), split.x_train, split.y_train, split.x_test, split.y_test,
-        target=TARGET, rate=job.rate, train=TrainConfig(epochs=plan.epochs, width=plan.width, seed=run_seed),
-        defence=defence if job.defences else None, num_classes=classes, seed=run_seed,
-        probe=_attack("ftrojan") if job.kind == "none" else None,
+        target=settings.target, rate=job.rate,
+        train=TrainConfig(epochs=settings.epochs, width=settings.width, seed=job.seed),
+        defence=defence, num_classes=classes, seed=job.seed,
+        probe=_attack("ftrojan", settings.magnitude) if job.kind == "none" else None,
     )
+    row.metrics["cpu_s"] = time.process_time() - started  # CPU seconds of this job (wall time is noisy here)
     return job.key, row.metrics
 
 
-def _run_jobs(jobs: list[Job], split, scale: Scale, seed: int) -> dict[str, dict]:
-    """Run jobs in single-threaded worker processes (``TENFOLD_WORKERS``, default one per core, at most
-    2): intra-op threads oversubscribe a busy box (spec A5). Jobs with defences are longest: first."""
-    workers = 1 if scale is Scale.SMOKE else worker_count()
-    results = run_parallel(
-        partial(_run_job, scale=scale, seed=seed), jobs, workers=workers,
-        initializer=_init_worker, initargs=(split,), cost=lambda job: float(job.defences),
-    )
-    return dict(results)
+def _jobs(settings: FTrojanSettings, seeds: list[int]) -> list[Job]:
+    first = seeds[0]
+    jobs = []
+    for seed in seeds:
+        jobs += [
+            Job(f"clean s{seed}", "none", seed),
+            Job(f"ftrojan s{seed}", "ftrojan", seed, settings.magnitude, settings.rate, strip=True,
+                table=seed == first, neural_cleanse=seed == first),
+            Job(f"m0 s{seed}", "ftrojan", seed, 0.0, settings.rate),
+        ]
+    jobs += [Job(f"m{m:g} s{first}", "ftrojan", first, m, settings.rate) for m in settings.magnitudes
+             if m not in (0.0, settings.magnitude)]
+    if settings.low_rate:
+        jobs.append(Job(f"rate{settings.low_rate:g} s{first}", "ftrojan", first, settings.magnitude, settings.low_rate))
+    jobs += [Job(f"{kind} s{first}", kind, first, rate=settings.rate, strip=True, table=True,
+                 neural_cleanse=kind == "badnets") for kind in settings.baselines]
+    return jobs
 
 
-@experiment(
-    "ftrojan",
-    paper="FTrojan: An Invisible Black-box Backdoor Attack through Frequency Domain (ECCV 2022)",
-    claims=CLAIMS,
-)
-def reproduce(scale: Scale, out: Path, seed: int = 0) -> Result:
-    import torch
+def _cost(job: Job, settings: FTrojanSettings) -> float:
+    """Relative cost, so the longest jobs start first and the workers finish together."""
+    nc = settings.nc_max_epochs * settings.nc_samples_per_epoch / 6000.0 if job.neural_cleanse else 0.0
+    return 1.0 + nc + 0.2 * job.strip + 0.3 * job.table
 
-    from tenfold.ftrojan.metrics import image_quality
+
+@experiment("ftrojan", paper=PAPER, settings=SETTINGS, claims=CLAIMS)
+def reproduce(scale: Scale, settings: FTrojanSettings, out: Path, seed: int) -> Measurements:
+    """Train every model of the plan and measure the claims."""
+    from tenfold.ftrojan.baselines import BadNetsTrigger, BlendedTrigger, SIGTrigger
+    from tenfold.ftrojan.metrics import image_quality_per_image
     from tenfold.ftrojan.trigger import FrequencyTrigger, analytic_psnr
 
-    scale = Scale.parse(scale)
-    plan = PLANS[scale]
-    torch.set_num_threads(thread_count())
-    started = time.perf_counter()
-    split = _load(plan, scale, seed)
-    x_test, y_test = split.x_test, split.y_test
-    trigger = FrequencyTrigger(magnitude=30.0)
-    metrics: dict = {
-        "data": "CIFAR-10" if scale is Scale.FULL else f"PhotoPatch-10 ({len(split.y_train)} train / {len(y_test)} test)",
-        "trigger": trigger.config(),
-        "target": TARGET,
-        "rate": RATE,
-        "epochs": plan.epochs,
-        "width": plan.width,
-        "analytic_psnr": analytic_psnr(trigger),
+    seeds = [seed + i for i in range(settings.seeds)]
+    split = _split(settings, seeds[0])
+    trigger = FrequencyTrigger(magnitude=settings.magnitude)
+    x_test = split.x_test[split.y_test != settings.target]
+    quality = image_quality_per_image(x_test, trigger(x_test))
+    baseline_psnr = {
+        name: float(np.mean(image_quality_per_image(x_test, attack(x_test))["psnr"]))
+        for name, attack in (("BadNets", BadNetsTrigger(3)), ("Blended", BlendedTrigger(0.1)), ("SIG", SIGTrigger(20, 6)))
     }
-    quality = image_quality(x_test, trigger(x_test))
-    metrics.update({f"trigger_{k}": v for k, v in quality.items()})
+    jobs = _jobs(settings, seeds)
+    done = dict(run_parallel(
+        partial(_run_job, settings=settings), jobs, workers=settings.workers, cost=partial(_cost, settings=settings),
+    ))
+    metrics: dict[str, Any] = {
+        "data": f"{settings.data} ({len(split.y_train)} train / {len(split.y_test)} test per seed)",
+        "trigger": trigger.config(),
+        "analytic_psnr": analytic_psnr(trigger),
+        "seeds": seeds,
+        "models": done,
+        "baseline_psnr": baseline_psnr,
+    }
+    return _measure(settings, seeds, done, quality, baseline_psnr, metrics, out, split, trigger)
 
-    rows = ["no attack", "FTrojan"] + (["BadNets", "Blended", "SIG"] if plan.baselines else [])
-    kinds = {"no attack": "none", "FTrojan": "ftrojan", "BadNets": "badnets", "Blended": "blended", "SIG": "sig"}
-    jobs = [Job(name, kinds[name], defences=True) for name in rows]
-    for offset in range(1, plan.seeds):
-        jobs += [Job(f"clean s{offset}", "none", seed_offset=offset), Job(f"FTrojan s{offset}", "ftrojan", seed_offset=offset)]
-    jobs += [Job(f"m{m:g}", "ftrojan", magnitude=m) for m in plan.magnitudes if m != 30.0]
-    if plan.low_rate:
-        jobs.append(Job("rate low", "ftrojan", rate=plan.low_rate))
-    done = _run_jobs(jobs, split, scale, seed)
 
-    table = {name: done[name] for name in rows}
-    metrics["table"] = table
-    clean_ba = [table["no attack"]["ba"]] + [done[f"clean s{o}"]["ba"] for o in range(1, plan.seeds)]
-    poisoned_ba = [table["FTrojan"]["ba"]] + [done[f"FTrojan s{o}"]["ba"] for o in range(1, plan.seeds)]
-    asr_seeds = [table["FTrojan"]["asr"]] + [done[f"FTrojan s{o}"]["asr"] for o in range(1, plan.seeds)]
-    metrics.update(
-        ba_clean_seeds=clean_ba, ba_poisoned_seeds=poisoned_ba, asr_seeds=asr_seeds,
-        ba_clean_mean=float(np.mean(clean_ba)), ba_poisoned_mean=float(np.mean(poisoned_ba)),
-    )
-    sweep: dict[str, dict] = {}
-    for magnitude in plan.magnitudes:
-        row = table["FTrojan"] if magnitude == 30.0 else done[f"m{magnitude:g}"]
-        sweep[f"{magnitude:g}"] = {"ba": row["ba"], "asr": row["asr"], "psnr": row["psnr"]}
+def _measure(
+    settings: FTrojanSettings, seeds: list[int], done: dict[str, dict], quality: dict, baseline_psnr: dict,
+    metrics: dict, out: Path, split, trigger,
+) -> Measurements:
+    labels = [f"seed {s}" for s in seeds]
+    first = seeds[0]
+
+    def per_seed(prefix: str, key: str) -> list[float]:
+        return [float(done[f"{prefix} s{s}"][key]) for s in seeds]
+
+    ftrojan = f"ftrojan s{first}"
+    sweep = {}
+    for magnitude in sorted(set(settings.magnitudes) | {settings.magnitude}):
+        key = ftrojan if magnitude == settings.magnitude else f"m{magnitude:g} s{first}"
+        sweep[f"{magnitude:g}"] = {k: done[key][k] for k in ("ba", "asr", "asr_flip", "target_rate")}
     metrics["magnitude_sweep"] = sweep
-    if plan.low_rate:
-        row = done["rate low"]
-        metrics["low_rate"] = {"rate": plan.low_rate, "ba": row["ba"], "asr": row["asr"]}
-    metrics["wall_time_s"] = time.perf_counter() - started
-
-    figures = [_figure_images(out, x_test, y_test, trigger), _figure_sweep(out, sweep), _figure_table(out, table)]
-    decide = scale is not Scale.SMOKE
-    ft = table["FTrojan"]
-    asrs = [sweep[k]["asr"] for k in sorted(sweep, key=float)]
-    claims = [
-        Claim.compare("asr_rate10", CLAIMS[0], ft["asr"], ">=", 0.95, paper_value="~1.00 (CIFAR10, poster)", applicable=decide),
-        Claim.compare(
-            "ba_cost", CLAIMS[1], metrics["ba_poisoned_mean"] - metrics["ba_clean_mean"], ">=", -0.02,
-            paper_value="BA flat vs rate (poster)", applicable=decide,
-        ),
-        Claim.compare("psnr", CLAIMS[2] + " (PSNR part)", quality["psnr"], ">=", 40.0, paper_value=round(float(metrics["analytic_psnr"]), 2)),
-        Claim.compare("ssim", CLAIMS[2] + " (SSIM part)", quality["ssim"], ">=", 0.97, paper_value=None),
-        Claim.compare("magnitude0_chance", CLAIMS[3], sweep["0"]["asr"], "<=", 0.15, paper_value="~0.10", applicable=decide),
-        Claim.holds(
-            "asr_monotone", CLAIMS[4], (all(b >= a for a, b in zip(asrs, asrs[1:], strict=False)) if decide else None),
-            measured=", ".join(f"m{k}: {sweep[k]['asr']:.3f}" for k in sorted(sweep, key=float)),
-            threshold="non-decreasing", paper_value="10% at m<=4, 95% at 8, ~100% from 10 (CIFAR10)",
-        ),
-        Claim.compare("strip_far", CLAIMS[5], ft.get("strip_far"), ">=", 0.5, paper_value="0.78 (CIFAR10)", applicable=decide),
-        Claim.compare("nc_index", CLAIMS[6], ft.get("nc_anomaly_index"), "<", 2.0, paper_value="~1.8 (CIFAR10)", applicable=decide),
-        Claim.compare(
-            "gaussian_lowers_asr", CLAIMS[7], ft.get("gaussian_asr", float("nan")) - ft["asr"], "<", 0.0,
-            paper_value="significantly degenerates", applicable=decide,
-        ),
+    flips = [sweep[k]["asr_flip"] for k in sorted(sweep, key=float)]
+    claims: dict[str, Any] = {
+        "asr_rate10": Samples(per_seed("ftrojan", "asr"), labels),
+        "ba_cost": Samples.differences(per_seed("ftrojan", "ba"), per_seed("clean", "ba"), labels),
+        "psnr": Samples(quality["psnr"]),
+        "ssim": Samples(quality["ssim"]),
+        "magnitude0_chance": Samples.differences(per_seed("m0", "asr"), per_seed("clean", "target_rate"), labels),
+        "asr_monotone": bool(all(b >= a for a, b in zip(flips, flips[1:], strict=False))),
+        "strip_far": Samples(per_seed("ftrojan", "strip_far"), labels),
+        "gaussian_lowers_asr": Samples.differences(per_seed("ftrojan", "gaussian_asr"), per_seed("ftrojan", "asr"), labels),
+        "ftrojan_most_invisible": bool(np.mean(quality["psnr"]) >= max(baseline_psnr.values())),
+    }
+    details = {
+        "ba_cost": "BA FTrojan " + ", ".join(f"{v:.3f}" for v in per_seed("ftrojan", "ba"))
+        + " vs clean " + ", ".join(f"{v:.3f}" for v in per_seed("clean", "ba")),
+        "magnitude0_chance": "m0 rate to target " + ", ".join(f"{v:.3f}" for v in per_seed("m0", "asr"))
+        + " vs clean " + ", ".join(f"{v:.3f}" for v in per_seed("clean", "target_rate")),
+        "asr_monotone": ", ".join(f"m{k}: {sweep[k]['asr_flip']:.3f}" for k in sorted(sweep, key=float)),
+        "gaussian_lowers_asr": "ASR " + ", ".join(f"{v:.3f}" for v in per_seed("ftrojan", "asr")) + " -> "
+        + ", ".join(f"{v:.3f}" for v in per_seed("ftrojan", "gaussian_asr")) + "; BA "
+        + ", ".join(f"{v:.3f}" for v in per_seed("ftrojan", "ba")) + " -> "
+        + ", ".join(f"{v:.3f}" for v in per_seed("ftrojan", "gaussian_ba")),
+        "ftrojan_most_invisible": f"FTrojan {np.mean(quality['psnr']):.1f} dB; "
+        + ", ".join(f"{k} {v:.1f}" for k, v in baseline_psnr.items()),
+    }
+    badnets = done.get(f"badnets s{first}")
+    if badnets is None:
+        claims["nc_flags_badnets"] = Unmeasured("BadNets is not trained at this scale")
+        claims["nc_index"] = Unmeasured("no positive control for Neural Cleanse at this scale")
+    else:
+        claims["nc_flags_badnets"] = badnets["nc_target_index"]
+        details["nc_flags_badnets"] = _nc_detail(badnets)
+        details["nc_index"] = _nc_detail(done[ftrojan])
+        if badnets["nc_target_index"] > 2.0:
+            claims["nc_index"] = done[ftrojan]["nc_anomaly_index"]
+        else:
+            claims["nc_index"] = Unmeasured(
+                f"Neural Cleanse did not flag the BadNets target (index {badnets['nc_target_index']:.2f}), "
+                f"so its silence on FTrojan (index {done[ftrojan]['nc_anomaly_index']:.2f}) shows nothing"
+            )
+    if settings.low_rate:
+        low = done[f"rate{settings.low_rate:g} s{first}"]
+        claims["asr_rate5"] = low["asr"]
+        details["asr_rate5"] = f"rate {settings.low_rate:g}: ASR {low['asr']:.3f}, BA {low['ba']:.3f}"
+        metrics["low_rate"] = {"rate": settings.low_rate, "ba": low["ba"], "asr": low["asr"]}
+    else:
+        claims["asr_rate5"] = Unmeasured("the lower rate is not run at this scale")
+    metrics["psnr_mean"] = float(np.mean(quality["psnr"]))
+    metrics["ssim_mean"] = float(np.mean(quality["ssim"]))
+    metrics["linf_max"] = float(np.max(quality["linf"]))
+    table = {name: done[f"{key} s{first}"] for name, key in
+             (("no attack", "clean"), ("FTrojan", "ftrojan"), *((k, k) for k in settings.baselines))}
+    figures = [
+        _figure_images(out, split.x_test, split.y_test, trigger),
+        _figure_sweep(out, sweep),
+        _figure_table(out, table),
     ]
-    if plan.baselines:
-        bad = table["BadNets"]
-        claims.append(
-            Claim.compare(
-                "nc_flags_badnets", "sanity: Neural Cleanse does flag the visible BadNets patch (index > 2)",
-                bad.get("nc_anomaly_index"), ">", 2.0, paper_value="detected (NC paper)", required=False, applicable=decide,
-            )
-        )
-        claims.append(
-            Claim.holds(
-                "ftrojan_most_invisible", "soft: FTrojan has the highest PSNR among the attacks",
-                (ft["psnr"] >= max(table[n]["psnr"] for n in ("BadNets", "Blended", "SIG"))) if decide else None,
-                measured=", ".join(f"{n}: {table[n]['psnr']:.1f}" for n in ("FTrojan", "BadNets", "Blended", "SIG")),
-                threshold="FTrojan PSNR is the maximum", required=False,
-            )
-        )
-    if plan.low_rate:
-        claims.append(
-            Claim.compare(
-                "asr_rate5", "soft: ASR at rate 5% (needs more data or epochs at this scale; reported)",
-                metrics["low_rate"]["asr"], ">=", 0.95, paper_value="~1.00 (CIFAR10)", required=False, applicable=decide,
-            )
-        )
     notes = (
-        f"{metrics['data']}, width-{plan.width} official CNN, Adam 1e-3, batch 64, {plan.epochs} epochs, target {TARGET}. "
-        "ASR excludes target-class test images (asr_incl_target includes them, as the official code). "
-        "Neural Cleanse uses a fixed L1 cost and a short optimisation; pruning is fine-pruning's first stage. "
-        "The analytic PSNR counts the correlated Cr/Cb change in G (the spec's 42.85 dB assumes them independent)."
+        f"{metrics['data']}; width-{settings.width} official CNN, Adam 1e-3, batch 64, {settings.epochs} epochs for "
+        f"every model; target {settings.target}; seeds {seeds} (each draws its own crops). ASR excludes target-class "
+        "test images (asr_incl_target includes them, as the official code does); the sweep's ASR counts only "
+        "images the model did not already send to the target without the trigger (asr_flip), so label bias from "
+        "relabelling is not counted as the trigger's success. Neural Cleanse follows the authors' schedule "
+        f"(dynamic cost, early stop) with {settings.nc_samples_per_epoch} samples per epoch and at most "
+        f"{settings.nc_max_epochs} epochs (authors: 1,000 and 1,000); it counts on FTrojan only if it flags "
+        "BadNets. The analytic PSNR counts the correlated Cr/Cb change in G (the spec's 42.85 dB assumes them "
+        "independent)."
     )
-    return Result(name="ftrojan", scale=scale, seed=seed, metrics=metrics, figures=figures, claims=claims, notes=notes)
+    return Measurements(claims=claims, metrics=metrics, figures=figures, notes=notes, details=details)
+
+
+def _nc_detail(row: dict) -> str:
+    return (f"flagged class {row['nc_flagged_class']}, index {row['nc_anomaly_index']:.2f}, target index "
+            f"{row['nc_target_index']:.2f}; {row['nc_converged']}/{len(row['nc_epochs'])} classes early-stopped, epochs "
+            f"{min(row['nc_epochs'])}-{max(row['nc_epochs'])}")
 
 
 def _figure_images(out: Path, x: np.ndarray, y: np.ndarray, trigger) -> str:
@@ -270,7 +348,7 @@ def _figure_images(out: Path, x: np.ndarray, y: np.ndarray, trigger) -> str:
             axes[row, column].set_axis_off()
             if column == 0:
                 axes[row, column].set_title(title, fontsize=8, loc="left")
-    figure.suptitle("FTrojan trigger (UV, magnitude 30, (15,15)+(31,31))", fontsize=9)
+    figure.suptitle(f"FTrojan trigger (UV, magnitude {trigger.magnitude:g}, (15,15)+(31,31))", fontsize=9)
     return save_figure(figure, out, "ftrojan_images.png")
 
 
@@ -280,11 +358,12 @@ def _figure_sweep(out: Path, sweep: dict) -> str:
     keys = sorted(sweep, key=float)
     figure, axis = plt.subplots(figsize=(4.2, 3))
     axis.plot([float(k) for k in keys], [sweep[k]["asr"] for k in keys], "o-", label="ASR")
+    axis.plot([float(k) for k in keys], [sweep[k]["asr_flip"] for k in keys], "^:", label="ASR, label bias excluded")
     axis.plot([float(k) for k in keys], [sweep[k]["ba"] for k in keys], "s--", label="BA")
     axis.set_xlabel("trigger magnitude (0..255 scale)")
     axis.set_ylim(0, 1.02)
-    axis.legend()
-    axis.set_title("ASR and BA vs magnitude (rate 10%)", fontsize=9)
+    axis.legend(fontsize=7)
+    axis.set_title("ASR and BA vs magnitude (first seed)", fontsize=9)
     return save_figure(figure, out, "ftrojan_magnitude.png")
 
 
@@ -301,5 +380,5 @@ def _figure_table(out: Path, table: dict) -> str:
     axis.set_xticks(np.arange(len(columns)) + 0.4 - width / 2, columns, fontsize=8)
     axis.set_ylim(0, 1.05)
     axis.legend(fontsize=7, ncol=len(names))
-    axis.set_title("attacks x defences (same split, seed, model)", fontsize=9)
+    axis.set_title("attacks x defences (first seed: same crops, same initialisation)", fontsize=9)
     return save_figure(figure, out, "ftrojan_attacks_defences.png")

@@ -3,6 +3,7 @@ BA, ASR, image quality and every defence on it, so the rows of the table are com
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,26 +13,25 @@ import numpy as np
 from tenfold.core.errors import BadConfigError
 from tenfold.ftrojan import defences
 from tenfold.ftrojan.metrics import attack_success_rate, benign_accuracy, image_quality
+from tenfold.ftrojan.neural_cleanse import NeuralCleanseConfig, neural_cleanse
 from tenfold.ftrojan.poison import poison_dirty_label
-from tenfold.ftrojan.training import TrainConfig, train_classifier
+from tenfold.ftrojan.training import TrainConfig, predict, train_classifier
 
 Trigger = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
 class DefenceConfig:
-    """Which defences run and their parameters (STRIP as in BackdoorBench: alpha 0.5, 64 overlays, FRR 5%)."""
+    """Which defences run and their parameters (STRIP as in BackdoorBench: alpha 0.5, 64 overlays, FRR 5%;
+    Neural Cleanse with the authors' schedule, None to skip it)."""
 
     strip_images: int = 100
     strip_overlays: int = 64
     strip_frr: float = 0.05
-    nc_steps: int = 60
-    nc_batch: int = 24
-    nc_cost: float = 2e-3
+    neural_cleanse: NeuralCleanseConfig | None = NeuralCleanseConfig()
     filters: tuple[str, ...] = ("gaussian", "wiener", "jpeg")
     detectors: bool = True  # activation clustering and spectral signatures on the training set
     pruning: bool = True
-    neural_cleanse: bool = True
 
 
 @dataclass
@@ -60,7 +60,11 @@ def evaluate_attack(
 ) -> tuple[AttackRow, object]:
     """Poison (unless ``trigger`` is None), train, and measure; returns the row and the trained model.
 
-    ``probe``: for the no-attack row, a trigger whose ASR on the clean model is reported (the floor)."""
+    Every row has ``ba`` and ``target_rate`` (non-target clean test images the model sends to the target:
+    its label bias). With a trigger (or, for the no-attack row, a ``probe`` trigger, whose success on the
+    clean model is the floor) it has ``asr`` (triggered non-target images sent to the target) and
+    ``asr_flip`` (the same among images the model did not already send there when clean, so that label
+    bias is not counted as the trigger's success)."""
     if trigger is not None and not 0 < rate < 1:
         raise BadConfigError(f"rate must be in (0, 1), got {rate}")
     classes = num_classes or int(max(y_train.max(), y_test.max())) + 1
@@ -72,17 +76,34 @@ def evaluate_attack(
     model = train_classifier(x_fit, y_fit, train, num_classes=classes)
     row = AttackRow(name)
     m = row.metrics
-    m["ba"] = benign_accuracy(model, x_test, y_test)
+    clean_predictions = predict(model, x_test)
+    m["ba"] = float(np.mean(clean_predictions == y_test))
     non_target = y_test != target
+    m["target_rate"] = float(np.mean(clean_predictions[non_target] == target))
+    measured = trigger if trigger is not None else probe
+    triggered = None
+    if measured is not None:
+        triggered = np.asarray(measured(x_test[non_target]), dtype=np.float32)
+        hits = predict(model, triggered) == target
+        m["asr"] = float(np.mean(hits))
+        not_already = clean_predictions[non_target] != target
+        m["asr_flip"] = float(np.mean(hits[not_already])) if not_already.any() else float("nan")
     if trigger is not None:
-        triggered = np.asarray(trigger(x_test[non_target]), dtype=np.float32)
-        m["asr"] = attack_success_rate(model, x_test, y_test, trigger, target)
         m["asr_incl_target"] = attack_success_rate(model, x_test, y_test, trigger, target, include_target=True)
-        m.update({k: v for k, v in image_quality(x_test[non_target], triggered).items()})
-    elif probe is not None:
-        m["asr"] = attack_success_rate(model, x_test, y_test, probe, target)
+        m.update(image_quality(x_test[non_target], triggered))
     if defence is None:
         return row, model
+    _defend(m, model, defence, trigger, triggered, x_train, x_test, y_test, x_fit, y_fit, poisoned,
+            target=target, rate=rate, classes=classes, seed=seed)
+    return row, model
+
+
+def _defend(
+    m: dict, model, defence: DefenceConfig, trigger: Trigger | None, triggered: np.ndarray | None,
+    x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, x_fit: np.ndarray, y_fit: np.ndarray,
+    poisoned: np.ndarray, *, target: int, rate: float, classes: int, seed: int,
+) -> None:
+    """Run every configured defence on a trained model and add its numbers to ``m``."""
     rng = np.random.default_rng(seed)
     # STRIP: clean test inputs vs triggered non-target inputs, overlays drawn from the clean training set.
     if trigger is not None:
@@ -94,12 +115,17 @@ def evaluate_attack(
         report = defences.strip_report(clean_h, trig_h, frr=defence.strip_frr)
         m["strip_far"] = report.far
         m["strip_frr"] = report.frr
-    if defence.neural_cleanse:
-        nc = defences.neural_cleanse(
-            model, x_test, classes, steps=defence.nc_steps, batch_size=defence.nc_batch, cost=defence.nc_cost, seed=seed
-        )
+    if defence.neural_cleanse is not None:
+        started = time.process_time()
+        nc = neural_cleanse(model, x_test, classes, defence.neural_cleanse, seed=seed)
+        m["nc_cpu_s"] = time.process_time() - started
         m["nc_anomaly_index"] = nc.anomaly_index
         m["nc_flagged_class"] = nc.flagged_class
+        m["nc_target_index"] = nc.class_index(target)
+        m["nc_converged"] = int(nc.converged.sum())
+        m["nc_reached_success"] = int(nc.reached_success.sum())
+        m["nc_epochs"] = [int(e) for e in nc.epochs]
+        m["nc_mask_norms"] = [round(float(v), 3) for v in nc.mask_norms]
     if defence.detectors and trigger is not None:
         features = defences.penultimate_features(model, x_fit)
         m["ac_f1"] = defences.detection_f1(defences.activation_clustering(features, y_fit, seed=seed), poisoned)
@@ -114,8 +140,5 @@ def evaluate_attack(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # Wiener divides by zero on flat windows
             m[f"{filter_name}_ba"] = benign_accuracy(model, apply(x_test), y_test)
-            if trigger is not None:
-                from tenfold.ftrojan.training import predict
-
+            if triggered is not None and trigger is not None:
                 m[f"{filter_name}_asr"] = float(np.mean(predict(model, apply(triggered)) == target))
-    return row, model

@@ -3,8 +3,10 @@
 Because the block DCT is orthonormal and linear, adding ``magnitude`` at ``(u, v)`` of every block is
 the same as adding one fixed spatial pattern ``C^T E C`` to every block; in YCrCb mode the change is
 mapped back to RGB by the (linear) inverse colour matrix. So the trigger is computed once and added
-to the images in float64, with a single clip at the end (the official code clips and casts to uint8
-after each conversion, which wraps values around and makes even magnitude 0 lossy).
+to the images in float64, with a single clip at the end. The official code instead casts to uint8
+before and after the chroma round trip; those casts truncate, which moves about two pixel levels in three
+by one and makes even magnitude 0 lossy (wrap-around of out-of-range values is rare). ``official_uint8=True``
+reproduces that pipeline bit for bit (:mod:`tenfold.ftrojan.official`) for comparison with published numbers.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class FrequencyTrigger:
 
     ``channels=None`` means chroma ``(1, 2)`` for colour images and ``(0,)`` for grey ones; ``yuv=None``
     means YCrCb for 3-channel images and raw channels otherwise. Magnitudes are on the 0..255 scale.
+    ``official_uint8=True`` follows the official code's truncating uint8 casts and OpenCV's 8-bit colour
+    conversion instead of the float pipeline (needs OpenCV; for parity with published numbers only).
     """
 
     def __init__(
@@ -83,6 +87,7 @@ class FrequencyTrigger:
         channels: Sequence[int] | None = None,
         window: int = 32,
         yuv: bool | None = None,
+        official_uint8: bool = False,
     ) -> None:
         if not np.isfinite(magnitude):
             raise BadConfigError(f"magnitude must be finite, got {magnitude}")
@@ -107,11 +112,13 @@ class FrequencyTrigger:
         self.channels = channels
         self.window = int(window)
         self.yuv = yuv
+        self.official_uint8 = bool(official_uint8)
 
     def __repr__(self) -> str:
         return (
             f"FrequencyTrigger(magnitude={self.magnitude:g}, positions={list(self.positions)}, "
-            f"channels={self.channels}, window={self.window}, yuv={self.yuv})"
+            f"channels={self.channels}, window={self.window}, yuv={self.yuv}"
+            + (", official_uint8=True)" if self.official_uint8 else ")")
         )
 
     def config(self) -> dict:
@@ -122,6 +129,7 @@ class FrequencyTrigger:
             "channels": None if self.channels is None else list(self.channels),
             "window": self.window,
             "yuv": self.yuv,
+            "official_uint8": self.official_uint8,
         }
 
     def resolve(self, n_channels: int) -> tuple[tuple[int, ...], bool]:
@@ -165,7 +173,10 @@ class FrequencyTrigger:
         x = to_nhwc(original, layout)
         x255 = validate_pixels(x, float(scale))
         _, height, width, n_channels = x255.shape
-        out = np.clip(x255 + self.delta(height, width, n_channels), 0.0, 255.0) * (float(scale) / 255.0)
+        if self.official_uint8:
+            out = self._official(x255 / 255.0) * float(scale)
+        else:
+            out = np.clip(x255 + self.delta(height, width, n_channels), 0.0, 255.0) * (float(scale) / 255.0)
         if original.dtype == np.uint8:
             out = np.rint(out).astype(np.uint8)
         elif np.issubdtype(original.dtype, np.floating):
@@ -173,6 +184,17 @@ class FrequencyTrigger:
         return from_nhwc(out, original, layout)
 
     __call__ = apply
+
+    def _official(self, x: np.ndarray) -> np.ndarray:
+        from tenfold.ftrojan.official import official_trigger
+
+        _, height, width, n_channels = x.shape
+        if height % self.window or width % self.window:
+            raise BadInputError(f"window {self.window} does not divide the image size {height}x{width}")
+        channels, yuv = self.resolve(n_channels)
+        return official_trigger(
+            x, magnitude=self.magnitude, positions=self.positions, channels=channels, window=self.window, yuv=yuv
+        )
 
     def apply_via_dct(self, images: np.ndarray, *, scale: float = 1.0) -> np.ndarray:
         """The literal algorithm (colour convert, block DCT, add, inverse DCT, convert back, clip), NHWC.
