@@ -146,6 +146,7 @@ def test_train_evaluate_and_reshape_with_the_checkpoint(photo, tmp_path, capsys)
     from tenfold.bodyreshape.training import read_checkpoint_metadata
 
     recipe = read_checkpoint_metadata(checkpoint)["extra"]["recipe"]
+    assert json.loads((tmp_path / "model.recipe.json").read_text()) == recipe
     assert recipe["command"] == ("tenfold bodyreshape train -o model.safetensors --variant full --pairs 8 --steps 1 "
                                  "--width 2 --net-size 32 --size 64 --batch-size 4 --lr 0.001 --seed 0 --dtype float32")
     report = tmp_path / "eval.json"

@@ -103,9 +103,12 @@ def test_train_save_load_round_trip(tiny_set, tmp_path):
     loaded = load_checkpoint(path, expect=model.config)
     np.testing.assert_allclose(predict_flows(loaded, tiny_set.images, tiny_set.skeletons), flows, atol=1e-6)
     half = load_checkpoint(save_checkpoint(model, tmp_path / "half.safetensors", dtype="float16"))
-    assert next(half.parameters()).dtype == torch.float32
     assert (tmp_path / "half.safetensors").stat().st_size < 0.6 * path.stat().st_size
-    np.testing.assert_allclose(predict_flows(half, tiny_set.images, tiny_set.skeletons), flows, atol=2e-3)
+    for key, value in half.state_dict().items():  # kernels rounded to float16, everything else exact
+        original = model.state_dict()[key]
+        assert value.dtype == original.dtype
+        expected = original.half().to(original.dtype) if original.dim() > 1 else original
+        assert torch.equal(value, expected), key
     again, _ = train_generator(tiny_set, TrainConfig(width=2, steps=2, batch_size=4))
     np.testing.assert_allclose(predict_flows(again, tiny_set.images, tiny_set.skeletons), flows, atol=1e-6)
 

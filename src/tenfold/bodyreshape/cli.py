@@ -121,7 +121,7 @@ def keypoints_command(
 
 @app.command("train")
 def train_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint file to write (.safetensors).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint file to write (.safetensors; its recipe goes beside it as .recipe.json).")],
     variant: Annotated[str, typer.Option(help="full, no_aff (w/o structure affinity) or no_sp (w/o structure priors).")] = "full",
     pairs: Annotated[int, typer.Option(help="Synthetic training pairs to generate.")] = 480,
     steps: Annotated[int, typer.Option(help="Optimiser steps (rounded up to whole epochs).")] = 240,
@@ -159,6 +159,7 @@ def train_command(
 
     from tenfold.bodyreshape.synthetic import make_set
     from tenfold.bodyreshape.training import TrainConfig, save_checkpoint, train_generator
+    from tenfold.core.io import atomic_write_json
 
     data = make_set(pairs, seed, size=size, net_size=net_size, progress=True)
     config = TrainConfig(variant=variant, width=width, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
@@ -171,7 +172,9 @@ def train_command(
               "net_size": net_size, "size": size, "batch_size": batch_size, "lr": lr, "seed": seed,
               "data": f"make_set({pairs}, seed={seed}, size={size}, net_size={net_size})", "epoch_losses": losses}
     save_checkpoint(model, output, extra={"recipe": recipe}, dtype=dtype)
-    typer.echo(f"trained {variant} (width {width}, {net_size} px): final epoch loss {losses[-1]:.4f} -> {output}")
+    atomic_write_json(output.with_suffix(".recipe.json"), recipe)  # the recipe, readable beside the weights
+    typer.echo(f"trained {variant} (width {width}, {net_size} px): final epoch loss {losses[-1]:.4f} -> {output} "
+               f"(recipe: {output.with_suffix('.recipe.json').name})")
 
 
 @app.command("evaluate")

@@ -21,8 +21,8 @@ BASELINES = ("capsule", "mls")
 # Candidate (strength, width scale) per baseline; the grid spans the pipeline defaults and the
 # ground truth's range of strengths (capsule k, or the share of W that MLS moves a contour by).
 BASELINE_GRID: dict[str, tuple[tuple[float, float], ...]] = {
-    "capsule": tuple((k, w) for k in (0.1, 0.2, 0.3, 0.45) for w in (1.0, 1.4, 1.8)),
-    "mls": tuple((s, w) for s in (0.05, 0.1, 0.2, 0.3) for w in (1.0, 1.4, 1.8)),
+    "capsule": tuple((k, w) for k in (0.1, 0.2, 0.3, 0.45, 0.6) for w in (1.0, 1.4, 1.8, 2.2, 2.6)),
+    "mls": tuple((s, w) for s in (0.1, 0.2, 0.3, 0.4, 0.5) for w in (1.0, 1.4, 1.8, 2.2, 2.6)),
 }
 # Test seeds start here so they never meet training or validation seeds.
 TEST_SEED_OFFSET = 1_000_003

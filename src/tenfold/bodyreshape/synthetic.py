@@ -3,12 +3,13 @@
 Each pair is a textured articulated figure (capsule limbs, a torso polygon, an elliptic head) on a
 crop of a bundled photo, with 1–3 *distractor* capsules in the background that wear clothing-like
 textures but belong to no skeleton, so their true flow is zero. The target is the source warped by
-a capsule slimming field built from the figure's true widths with a random "retoucher style"
-(per-part strength, a waist bump). What it reproduces of real retouching pairs: a smooth flow that
-narrows torso and limbs along their normals and leaves the background (including body-like objects)
-alone. The flow is computed at the network resolution and upsampled ×(size/flow_size), so a
-low-resolution flow model can represent the high-resolution ground truth exactly.
-"""
+the synthetic retoucher (``retoucher.py``): a smooth flow that moves the figure's true contour
+inward across its bones (the head is no part of the retouched silhouette), and slims harder the
+wider the figure looks, so the reshape is a learnable function of what the image shows (plus 6 %
+noise). What it reproduces
+of real retouching pairs: a smooth flow that narrows torso and limbs and leaves the background
+(including body-like objects) alone. The flow is computed at the network resolution and upsampled
+×(size/flow_size), so a low-resolution flow model can represent the high-resolution ground truth."""
 
 from __future__ import annotations
 
