@@ -123,8 +123,8 @@ def keypoints_command(
 def train_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint file to write (.safetensors; its recipe goes beside it as .recipe.json).")],
     variant: Annotated[str, typer.Option(help="full, no_aff (w/o structure affinity) or no_sp (w/o structure priors).")] = "full",
-    pairs: Annotated[int, typer.Option(help="Synthetic training pairs to generate.")] = 480,
-    steps: Annotated[int, typer.Option(help="Optimiser steps (rounded up to whole epochs).")] = 240,
+    pairs: Annotated[int, typer.Option(help="Synthetic training pairs to generate.")] = 400,
+    steps: Annotated[int, typer.Option(help="Optimiser steps (rounded up to whole epochs; the small reproduction uses 700).")] = 700,
     width: Annotated[int, typer.Option(help="Width multiplier, even, 2..64 (64 = the paper's 67 M-parameter net).")] = 8,
     net_size: Annotated[int, typer.Option(help="Network input side (multiple of 16, 32..512; paper 256).")] = 64,
     size: Annotated[int, typer.Option(help="Side of the rendered synthetic pairs (a multiple of --net-size, <= 2048).")] = 128,

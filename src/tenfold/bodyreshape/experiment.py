@@ -318,9 +318,8 @@ def _portraits_study(out: Path, model) -> dict[str, Any]:
 
     from tenfold.bodyreshape.keypoints import fixture_image, fixture_keypoints
     from tenfold.bodyreshape.pipeline import BodyReshaper
-    from tenfold.bodyreshape.warp import remap
-
     from tenfold.bodyreshape.training import load_checkpoint, shipped_checkpoint
+    from tenfold.bodyreshape.warp import remap
     from tenfold.core.errors import MissingDataError
 
     models = {"learned": model}
