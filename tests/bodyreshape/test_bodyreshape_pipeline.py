@@ -196,3 +196,13 @@ def test_default_degrees_slim_the_bundled_portraits_visibly_without_folds(name, 
     if two.shrink < 1.0:
         assert "acts as" in two.notes[0]
     assert _suit_area_change(name, two.flow) < _suit_area_change(name, one.flow)
+
+
+@pytest.mark.parametrize("field, value", [("strength", float("nan")), ("strength", float("inf")), ("strength", -0.1),
+                                          ("suppress_px", float("nan")), ("width_scale", float("nan")),
+                                          ("width_scale", 0.0), ("min_det", 1.0)])
+@pytest.mark.parametrize("method", ["capsule", "liquify"])
+def test_non_finite_or_absurd_parameters_are_refused_before_any_pixel(field, value, method):
+    """Issue 17: NaN strength once gave an all-black image and 'ok'."""
+    with pytest.raises(BadConfigError, match=field):
+        BodyReshaper(method=method, **{field: value})

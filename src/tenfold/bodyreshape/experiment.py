@@ -40,8 +40,8 @@ class BodyReshapeSettings(Settings):
     validation_pairs: int = 40
     # test pairs, shared by all seeds
     test_pairs: int = 100
-    # optimiser steps per training (rounded up to whole epochs); 400 reached 0.60 x the zero flow's EPE in
-    # probes, 600 reached 0.51-0.54
+    # optimiser steps per training (rounded up to whole epochs); in probes 400 reached 0.60 x the zero flow's
+    # EPE, 700 0.53, 1000 0.48; 700 keeps the run near 10 minutes on 2 quiet cores
     steps: int = 700
     # batch size of every training
     batch_size: int = 8
@@ -224,7 +224,8 @@ def reproduce(scale: Scale, settings: BodyReshapeSettings, out: Path, seed: int)
         f"{settings.validation_pairs} validation and {settings.test_pairs} test pairs; flows and EPE at {s} px, "
         f"full-resolution warps at {settings.size} px. Ground truth: the silhouette retoucher (Gaussian-derivative "
         "profile on the true contour, projected across the bones; strength grows with the visible torso width, "
-        "plus 6 % noise), not a baseline's family. Generator width "
+        "plus 6 % noise), not a baseline's family; 1-3 distractor capsules per pair, half of them in the figure's "
+        "own fabric, where the true flow is zero. Generator width "
         f"{settings.width} (64 = paper), {settings.steps} steps of batch {settings.batch_size}, Adam lr "
         f"{settings.lr:g} (paper 2e-5 at 67 M parameters); seeds {seeds} (each renders its own training pairs and "
         "initialises its own nets). Baselines tuned on the validation split by EPE over a grid of strength x width "

@@ -209,7 +209,10 @@ def make_pair(seed: int | list[int], size: int = 256, flow_size: int = 64) -> Sy
         image[box] = image[box] * (1 - alpha[..., None]) + texture[box] * alpha[..., None]
         layer[box] = np.maximum(layer[box], alpha)
 
-    # Distractors: body-like textured capsules placed where the true flow is (numerically) zero.
+    top, pants = _clothing(rng, size), _clothing(rng, size)
+    # Distractors: body-like textured capsules placed where the true flow is (numerically) zero. Half of
+    # them are cut from the figure's own clothes (a coat on a chair, a bag of the same fabric): the
+    # appearance-similar background that the paper's structure priors are meant to keep still.
     support = np.linalg.norm(flow_full, axis=-1) > 0.1
     wanted = rng.integers(1, 4)
     for _ in range(40):
@@ -221,10 +224,10 @@ def make_pair(seed: int | list[int], size: int = 256, flow_size: int = 64) -> Sy
         box, alpha = _capsule_alpha(size, a, b, rng.uniform(0.03, 0.07) * size)
         if (alpha > 0).sum() < 0.002 * size * size or ((alpha > 0) & support[box]).any():
             continue
-        paint(box, alpha, _clothing(rng, size), distractor_alpha)
+        texture = (top, pants)[rng.integers(2)] if rng.random() < 0.5 else _clothing(rng, size)
+        paint(box, alpha, texture, distractor_alpha)
         wanted -= 1
 
-    top, pants = _clothing(rng, size), _clothing(rng, size)
     skin = np.clip(SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1), 0, 1).astype(np.float32)
     skin_texture = np.broadcast_to(skin, (size, size, 3))
     sleeves = top if rng.random() < 0.6 else skin_texture
