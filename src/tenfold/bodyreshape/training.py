@@ -132,7 +132,7 @@ def predict_flows(model: FlowGenerator, images: np.ndarray, skeletons: np.ndarra
 
 
 CHECKPOINT_FORMAT = "tenfold.bodyreshape/2"
-CHECKPOINT_SUFFIX = ".safetensors"
+SHIPPED_CHECKPOINT = "flow_generator.safetensors"  # in tenfold/bodyreshape/weights/, beside its recipe
 DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
@@ -222,6 +222,3 @@ def shipped_checkpoint() -> Path:
         raise MissingDataError(f"the shipped checkpoint {path} is missing from this installation; reinstall "
                                "tenfold or pass --checkpoint from `tenfold bodyreshape train`")
     return path
-
-
-SHIPPED_CHECKPOINT = "flow_generator.safetensors"
