@@ -16,7 +16,9 @@ import torch
 from tenfold.bodyreshape.flow_generator import FlowGenerator, GeneratorConfig
 from tenfold.bodyreshape.keypoints import fixture_image, fixture_keypoints
 from tenfold.bodyreshape.pipeline import BodyReshaper
+from tenfold.bodyreshape.training import load_checkpoint, shipped_checkpoint
 from tenfold.bodyreshape.warp import remap, remap_reference
+from tenfold.core.errors import MissingDataError
 
 
 def best_of(function, repeats: int = 3) -> float:
@@ -37,9 +39,12 @@ def main() -> None:
     from PIL import Image
 
     base, keypoints = fixture_image("astronaut"), fixture_keypoints("astronaut")
-    torch.manual_seed(0)
-    model = FlowGenerator(GeneratorConfig(width=8, input_size=64)).eval()  # the `small` preset's network
-    torch.nn.init.normal_(model.decoder_top[-1].weight, 0, 0.05)
+    try:  # the checkpoint `reshape --method learned` loads (the `small` preset's network)
+        model = load_checkpoint(shipped_checkpoint())
+    except MissingDataError:
+        torch.manual_seed(0)
+        model = FlowGenerator(GeneratorConfig(width=8, input_size=64)).eval()
+        torch.nn.init.normal_(model.decoder_top[-1].weight, 0, 0.05)
     print(f"torch threads: {args.threads}")
     print(f"{'method':<10}{'512 px (s)':>12}{'2048 px (s)':>13}")
     for method in ("learned", "capsule", "mls", "liquify"):

@@ -40,14 +40,32 @@ def test_reshape_writes_an_image_and_a_flow(photo, tmp_path, capsys):
     out, flow = tmp_path / "out.png", tmp_path / "flow.npy"
     assert _run(["reshape", str(image), "--keypoints", str(keypoints), "--degree", "0.8", "--torso", "1.0",
                  "--arms", "0.5", "-o", str(out), "--flow-out", str(flow)]) == 0
-    assert "ok: 1 person" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "ok: 1 person" in printed and "fold guard: not needed" in printed
     assert np.asarray(Image.open(out)).shape == (128, 128, 3)
     assert np.load(flow).shape == (128, 128, 2)
 
 
+def test_reshape_reports_what_the_fold_guard_did(photo, tmp_path, capsys):
+    image, keypoints = photo
+    out = tmp_path / "out.png"
+    assert _run(["reshape", str(image), "--keypoints", str(keypoints), "--strength", "1", "--degree", "2",
+                 "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "fold guard: flow scaled by" in printed and "so degree 2 acts as" in printed
+
+
+def test_learned_method_works_out_of_the_box(photo, tmp_path, capsys):
+    image, keypoints = photo
+    out = tmp_path / "learned.png"
+    assert _run(["reshape", str(image), "--keypoints", str(keypoints), "--method", "learned", "-o", str(out)]) == 0
+    assert "ok: 1 person" in capsys.readouterr().out
+    assert not np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(image)))
+
+
 @pytest.mark.parametrize(
     "extra, words",
-    [(["--degree", "3"], ["degree"]), (["--degree", "nan"], ["finite"]), (["--method", "learned"], ["--checkpoint"]),
+    [(["--degree", "3"], ["degree"]), (["--degree", "nan"], ["finite"]), (["--strength", "nan"], ["--strength"]),
      (["--method", "magic"], ["method"]), (["--detect"], ["either"])],
 )
 def test_reshape_bad_options_exit_2_without_output(photo, tmp_path, capsys, extra, words):
@@ -121,26 +139,24 @@ def test_exif_orientation_is_applied(tmp_path):
 
 
 def test_train_evaluate_and_reshape_with_the_checkpoint(photo, tmp_path, capsys):
-    checkpoint = tmp_path / "model.pt"
+    checkpoint = tmp_path / "model.safetensors"
     assert _run(["train", "-o", str(checkpoint), "--pairs", "8", "--steps", "1", "--width", "2", "--net-size", "32",
                  "--size", "64", "--batch-size", "4"]) == 0
     assert checkpoint.exists()
+    from tenfold.bodyreshape.training import read_checkpoint_metadata
+
+    recipe = read_checkpoint_metadata(checkpoint)["extra"]["recipe"]
+    assert json.loads((tmp_path / "model.recipe.json").read_text()) == recipe
+    assert recipe["command"] == ("tenfold bodyreshape train -o model.safetensors --variant full --pairs 8 --steps 1 "
+                                 "--width 2 --net-size 32 --size 64 --batch-size 4 --lr 0.001 --seed 0 --dtype float32")
     report = tmp_path / "eval.json"
-    assert _run(["evaluate", "--checkpoint", str(checkpoint), "--pairs", "3", "--json", str(report)]) == 0
-    rows = json.loads(report.read_text())["rows"]
-    assert set(rows) == {"zero", "capsule", "mls", "model"} and rows["zero"]["epe"] > 0
+    assert _run(["evaluate", "--checkpoint", str(checkpoint), "--pairs", "3", "--validation-pairs", "2",
+                 "--json", str(report)]) == 0
+    stored = json.loads(report.read_text())
+    assert set(stored["rows"]) == {"zero", "capsule", "mls", "model"} and stored["rows"]["zero"]["epe"] > 0
+    assert set(stored["baselines"]) == {"capsule", "mls"}
     image, keypoints = photo
     out = tmp_path / "learned.png"
     assert _run(["reshape", str(image), "--keypoints", str(keypoints), "--method", "learned", "--checkpoint",
                  str(checkpoint), "-o", str(out)]) == 0
     assert out.exists()
-    capsys.readouterr()
-    junk = tmp_path / "junk.pt"
-    junk.write_bytes(b"junk")
-    assert _run(["evaluate", "--checkpoint", str(junk)]) == 2
-    _one_error_line(capsys, "checkpoint")
-    assert _run(["train", "-o", str(tmp_path / "x.pt"), "--variant", "bogus"]) == 2
-    _one_error_line(capsys, "variant")
-    assert _run(["train", "-o", str(tmp_path / "x.pt"), "--net-size", "40"]) == 2
-    _one_error_line(capsys, "multiple of 16")
-    assert not (tmp_path / "x.pt").exists()

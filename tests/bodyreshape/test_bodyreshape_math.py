@@ -10,16 +10,19 @@ from tenfold.bodyreshape.capsule import Bone, capsule_field
 from tenfold.bodyreshape.flow_field import (
     clamp_magnitude,
     end_point_error,
+    fold_guard,
     guard_folds,
     jacobian_determinant,
+    largest_safe_factor,
     min_determinant,
     resize_flow,
     soft_threshold,
 )
-from tenfold.bodyreshape.liquify import liquify_flow
-from tenfold.bodyreshape.metrics import leakage, psnr, ssim
+from tenfold.bodyreshape.liquify import liquify_flow, waist_flow
+from tenfold.bodyreshape.metrics import leakage, ssim
 from tenfold.bodyreshape.mls import mls_map
 from tenfold.bodyreshape.warp import remap, remap_reference, warp_tensor
+from tenfold.core.image_quality import psnr
 
 
 def _image(height=24, width=20, channels=3, seed=0):
@@ -69,15 +72,28 @@ def test_determinant_of_a_linear_flow():
     np.testing.assert_allclose(jacobian_determinant(flow), np.linalg.det(np.eye(2) + a), atol=1e-5)
 
 
-def test_guard_shrinks_a_folding_flow_until_min_det_holds():
+def test_guard_shrinks_a_folding_flow_by_the_exact_factor():
     xs = np.arange(32, dtype=np.float64)
     flow = np.zeros((32, 32, 2), np.float32)
-    flow[..., 0] = -1.5 * xs[None, :]  # 1 + dFx/dx = -0.5: folded
-    guarded, factor = guard_folds(flow)
-    assert factor < 1 and min_determinant(guarded) >= 0.3
-    assert min_determinant(flow * (factor / 0.8)) < 0.3  # the previous factor was not enough
+    flow[..., 0] = -1.5 * xs[None, :]  # 1 + c dFx/dx = 1 - 1.5 c: folded at c = 1, det 0.3 at c = 0.7 / 1.5
+    guarded, factor, smallest = fold_guard(flow)
+    assert factor == pytest.approx(0.7 / 1.5, rel=2e-3) and smallest >= 0.3
+    assert min_determinant(flow * (factor * 1.01)) < 0.3  # a hair more would cross the floor
     same, one = guard_folds(np.zeros((8, 8, 2), np.float32))
     assert one == 1.0 and not same.any()
+
+
+def test_largest_safe_factor_of_a_linear_flow_by_hand():
+    # F(x) = A x: det(I + cA) = 1 + c tr A + c^2 det A everywhere; tr A = -1, det A = -0.25 gives
+    # 1 - c - 0.25 c^2 = 0.3 at c = 2 (sqrt(1.7) - 1).
+    ys, xs = np.mgrid[0:16, 0:16].astype(np.float64)
+    a = np.array([[-0.5, 1.0], [0.5, -0.5]])
+    flow = np.stack([a[0, 0] * xs + a[0, 1] * ys, a[1, 0] * xs + a[1, 1] * ys], -1)
+    exact = 2 * (np.sqrt(1.7) - 1)
+    assert largest_safe_factor(4 * flow) == pytest.approx(exact / 4, rel=1e-6)
+    assert largest_safe_factor(0.1 * flow) == 1.0  # already safe: left alone
+    _, factor, _ = fold_guard(1.5 * flow)  # a stronger flow is cut only to the floor, not below
+    assert 1.5 * factor == pytest.approx(exact, rel=2e-3)
 
 
 def test_resize_flow_rescales_vectors():
@@ -104,7 +120,7 @@ def test_end_point_error_psnr_ssim_and_leakage_by_hand():
     assert end_point_error(a, b, np.array([[True, False], [False, False]])) == pytest.approx(5.0)
     assert leakage(b, np.array([[True, True], [False, False]])) == pytest.approx(2.5)
     image = np.full((16, 16, 3), 0.5)
-    assert psnr(image, image + 0.1) == pytest.approx(20.0)
+    assert psnr(image, image + 0.1) == pytest.approx(20.0)  # core's one psnr
     assert ssim(_image(32, 32), _image(32, 32)) == pytest.approx(1.0)
 
 
@@ -142,6 +158,20 @@ def test_capsule_field_matches_the_formula_at_mid_bone():
     assert abs(field[0, 24]).max() < 1e-9  # faded out at the bone ends
 
 
+def test_waist_preset_moves_the_contour_by_strength_times_width_without_folds():
+    keypoints = np.zeros((18, 3))
+    keypoints[[1, 2, 5, 8, 11, 3, 6], 2] = 1.0
+    keypoints[1, :2], keypoints[2, :2], keypoints[5, :2] = (64, 20), (44, 20), (84, 20)
+    keypoints[8, :2], keypoints[11, :2] = (54, 110), (74, 110)
+    keypoints[3, :2], keypoints[6, :2] = (40, 60), (88, 60)
+    flow = waist_flow(keypoints, 128, 128, strength=0.2)
+    half_width = (40 + 20) / 4  # (shoulder width + hip width) / 4
+    waist = (64, 20 + 0.65 * 90)
+    contour = int(round(waist[0] + half_width)), int(round(waist[1]))
+    assert flow[contour[1], contour[0], 0] == pytest.approx(0.2 * half_width, rel=0.02)  # samples from outside
+    assert min_determinant(flow) >= 0.3 and min_determinant(1.2 * flow) >= 0.3
+
+
 def test_liquify_moves_the_centre_by_the_gustafsson_factor():
     flow = liquify_flow(41, 41, (20, 20), 10.0, (3.0, 0.0))
     expected = (100 / (100 + 9)) ** 2 * 3
@@ -158,4 +188,5 @@ def test_guard_always_reaches_the_determinant_floor(seed, amplitude):
     flow = np.stack([gaussian_filter(rng.standard_normal((32, 32)), 2) for _ in range(2)], -1) * amplitude
     guarded, factor = guard_folds(flow.astype(np.float32))
     assert 0 < factor <= 1 and min_determinant(guarded) >= 0.3 - 1e-6
+    assert factor == 1.0 or min_determinant(flow * min(1.0, factor * 1.02)) < 0.3 + 1e-6  # no more cut than needed
     np.testing.assert_allclose(guarded, flow * factor, rtol=1e-5, atol=1e-6)

@@ -1,5 +1,7 @@
 """The flow generator, SASA, the losses, training and checkpoints."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -9,10 +11,13 @@ from tenfold.bodyreshape.flow_generator import FlowGenerator, GeneratorConfig
 from tenfold.bodyreshape.losses import orthogonal_loss, reshape_loss
 from tenfold.bodyreshape.synthetic import make_set
 from tenfold.bodyreshape.training import (
+    CHECKPOINT_FORMAT,
     TrainConfig,
     load_checkpoint,
     predict_flows,
+    read_checkpoint_metadata,
     save_checkpoint,
+    shipped_checkpoint,
     train_generator,
 )
 from tenfold.core.errors import BadConfigError, BadInputError, MissingDataError
@@ -92,30 +97,52 @@ def test_train_save_load_round_trip(tiny_set, tmp_path):
     assert len(losses) == 1 and np.isfinite(losses).all() and not model.training
     flows = predict_flows(model, tiny_set.images, tiny_set.skeletons)
     assert flows.shape == (8, 32, 32, 2) and np.abs(flows).max() > 0
-    path = save_checkpoint(model, tmp_path / "model.pt")
+    path = save_checkpoint(model, tmp_path / "model.safetensors", extra={"recipe": {"steps": 2}})
+    assert path.read_bytes()[8:9] == b"{"  # a safetensors header, not a pickle
+    assert read_checkpoint_metadata(path)["extra"] == {"recipe": {"steps": 2}}
     loaded = load_checkpoint(path, expect=model.config)
     np.testing.assert_allclose(predict_flows(loaded, tiny_set.images, tiny_set.skeletons), flows, atol=1e-6)
+    half = load_checkpoint(save_checkpoint(model, tmp_path / "half.safetensors", dtype="float16"))
+    assert (tmp_path / "half.safetensors").stat().st_size < 0.6 * path.stat().st_size
+    for key, value in half.state_dict().items():  # kernels rounded to float16, everything else exact
+        original = model.state_dict()[key]
+        assert value.dtype == original.dtype
+        expected = original.half().to(original.dtype) if original.dim() > 1 else original
+        assert torch.equal(value, expected), key
     again, _ = train_generator(tiny_set, TrainConfig(width=2, steps=2, batch_size=4))
     np.testing.assert_allclose(predict_flows(again, tiny_set.images, tiny_set.skeletons), flows, atol=1e-6)
 
 
 def test_bad_checkpoints_name_the_problem(tiny_set, tmp_path):
+    from safetensors.torch import save_file
+
     model = FlowGenerator(GeneratorConfig(width=2, input_size=32))
-    path = save_checkpoint(model, tmp_path / "model.pt")
+    path = save_checkpoint(model, tmp_path / "model.safetensors")
     with pytest.raises(BadInputError, match="expected"):
         load_checkpoint(path, expect=GeneratorConfig(width=4, input_size=32))
-    payload = torch.load(path, weights_only=True)
-    payload["config"]["width"] = 4
-    torch.save(payload, tmp_path / "wrong.pt")
+    metadata = {"format": CHECKPOINT_FORMAT, "config": json.dumps({**model.config.to_dict(), "width": 4})}
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "wrong.safetensors"),
+              metadata=metadata)
     with pytest.raises(BadInputError, match="mis-shaped"):
-        load_checkpoint(tmp_path / "wrong.pt")
-    torch.save({"state_dict": {"Encoder.0.conv.1.weight": torch.zeros(1)}}, tmp_path / "official.pt")
-    with pytest.raises(BadInputError, match="official"):
-        load_checkpoint(tmp_path / "official.pt")
+        load_checkpoint(tmp_path / "wrong.safetensors")
+    save_file({"Encoder.0.conv.1.weight": torch.zeros(1)}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(BadInputError, match="not written by `tenfold bodyreshape train`"):
+        load_checkpoint(tmp_path / "foreign.safetensors")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(BadInputError, match="could not be read"):
+    with pytest.raises(BadInputError, match="not a readable safetensors file"):
         load_checkpoint(tmp_path / "junk.pt")
     with pytest.raises(MissingDataError):
-        load_checkpoint(tmp_path / "absent.pt")
+        load_checkpoint(tmp_path / "absent.safetensors")
     with pytest.raises(BadConfigError, match="variant"):
         train_generator(tiny_set, TrainConfig(variant="nope", width=2))
+
+
+def test_the_shipped_checkpoint_loads_and_records_its_recipe():
+    path = shipped_checkpoint()
+    assert path.stat().st_size < 3 * 2**20
+    recipe = read_checkpoint_metadata(path)["extra"]["recipe"]
+    assert recipe["command"].startswith("tenfold bodyreshape train ") and recipe["seed"] >= 0
+    beside = json.loads((path.parent / "flow_generator.recipe.json").read_text())
+    assert beside["command"] == recipe["command"]
+    model = load_checkpoint(path)
+    assert model.config.structure_priors and model.config.affinity

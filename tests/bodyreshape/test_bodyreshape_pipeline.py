@@ -71,11 +71,14 @@ def test_bad_degrees_are_rejected(degree):
         BodyReshaper(degree=degree)
 
 
-def test_degree_above_one_warns():
+def test_degree_above_one_warns_for_the_learned_flow_only(tiny_model):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        BodyReshaper(degree=1.5)
+        BodyReshaper(method="learned", model=tiny_model, degree=1.5)
     assert any("trained range" in str(w.message) for w in caught)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BodyReshaper(method="capsule", degree=1.5)  # an analytic field has no trained range
 
 
 def test_per_part_degrees_switch_parts_off(portrait):
@@ -165,3 +168,41 @@ def test_learned_method_blends_two_people(portrait):
     assert result.people == 2 and np.isfinite(result.flow).all() and result.min_det >= 0.3
     single = BodyReshaper(method="learned", model=model).reshape(wide, keypoints)
     assert np.abs(result.flow[:, 200:]).max() > np.abs(single.flow[:, 200:]).max()  # the second ROI moved too
+
+
+def _suit_area_change(name: str, flow: np.ndarray) -> float:
+    from tenfold.bodyreshape.experiment import SUIT_MASKS
+    from tenfold.bodyreshape.warp import remap
+
+    image = fixture_image(name)
+    rows, cols = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
+    suit = SUIT_MASKS[name](image, rows, cols).astype(np.float32)
+    return float((remap(suit, flow) > 0.5).sum() / (suit > 0.5).sum() - 1)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "camera"])
+@pytest.mark.parametrize("method", ["capsule", "mls", "liquify"])
+def test_default_degrees_slim_the_bundled_portraits_visibly_without_folds(name, method):
+    """Issue 19: degree 1 needs no fold guard and narrows the suit; degree 2 goes further unless the guard
+    had to cap it, and then it says so."""
+    image, keypoints = fixture_image(name), fixture_keypoints(name)
+    one = BodyReshaper(method=method).reshape(image, keypoints)
+    two = BodyReshaper(method=method, degree=2.0).reshape(image, keypoints)
+    assert one.shrink == 1.0 and one.min_det >= 0.3 and one.guard_text() == "fold guard: not needed"
+    assert _suit_area_change(name, one.flow) < (-0.025 if name == "astronaut" else -0.01)
+    assert two.min_det >= 0.3 - 1e-6
+    np.testing.assert_allclose(two.flow, 2 * two.shrink * one.flow, atol=1e-3)
+    assert two.shrink > 0.5  # degree 2 is at least the flow of degree 1, never less
+    if two.shrink < 1.0:
+        assert "acts as" in two.notes[0]
+    assert _suit_area_change(name, two.flow) < _suit_area_change(name, one.flow)
+
+
+@pytest.mark.parametrize("field, value", [("strength", float("nan")), ("strength", float("inf")), ("strength", -0.1),
+                                          ("suppress_px", float("nan")), ("width_scale", float("nan")),
+                                          ("width_scale", 0.0), ("min_det", 1.0)])
+@pytest.mark.parametrize("method", ["capsule", "liquify"])
+def test_non_finite_or_absurd_parameters_are_refused_before_any_pixel(field, value, method):
+    """Issue 17: NaN strength once gave an all-black image and 'ok'."""
+    with pytest.raises(BadConfigError, match=field):
+        BodyReshaper(method=method, **{field: value})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tenfold.core.errors import BadInputError, MissingDataError
+from tenfold.core.errors import BadInputError
 
 JOINTS: tuple[str, ...] = (
     "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
@@ -63,27 +63,42 @@ def has_body(person: np.ndarray) -> bool:
     return any(seen[a] and seen[b] for a, b in LIMBS)
 
 
-def load_keypoints(path: str | Path) -> np.ndarray:
-    """Read keypoints from JSON: a list (18, 3) / (P, 18, 3), or an object with a ``keypoints`` key."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingDataError(f"keypoints file {path} does not exist; write COCO-18 (x, y, conf) rows as JSON")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BadInputError(f"keypoints file {path} is not valid JSON ({error})") from None
+def load_keypoints(path: str | Path, *, image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Read keypoints from JSON: a list (18, 3) / (P, 18, 3), or an object with a ``keypoints`` key.
+
+    An object may say which image the pixels belong to with ``"size": [width, height]``; given
+    ``image_size`` (width, height), a file recorded for another size is refused, since its joints
+    would land in the wrong places.
+    """
+    from tenfold.core.io import read_json
+
+    data = read_json(path, option="--keypoints")
+    size = None
     if isinstance(data, dict):
         if "keypoints" not in data:
             raise BadInputError(f"keypoints file {path} has no 'keypoints' key; give a list of (x, y, conf) rows")
+        size = data.get("size")
         data = data["keypoints"]
+    if size is not None:
+        if not (isinstance(size, list) and len(size) == 2
+                and all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in size)):
+            raise BadInputError(f"keypoints file {path}: 'size' must be [width, height] in pixels, got {size!r}")
+        if image_size is not None and tuple(round(float(v)) for v in size) != tuple(image_size):
+            raise BadInputError(
+                f"keypoints file {path} was recorded for a {round(size[0])}x{round(size[1])} image, but the image is "
+                f"{image_size[0]}x{image_size[1]}; detect them on this image or rescale them (and their 'size')"
+            )
     return check_keypoints(data, what=f"keypoints file {path}")
 
 
-def keypoints_to_json(keypoints: np.ndarray) -> str:
-    """Serialise (P, 18, 3) keypoints as JSON text that :func:`load_keypoints` reads back."""
+def keypoints_to_json(keypoints: np.ndarray, *, image_size: tuple[int, int] | None = None) -> str:
+    """Serialise (P, 18, 3) keypoints (and the (width, height) they belong to) as JSON :func:`load_keypoints` reads."""
     array = check_keypoints(keypoints)
     rows = array[0] if array.shape[0] == 1 else array
-    return json.dumps({"format": "coco18 (x, y, conf) pixels", "keypoints": np.round(rows, 3).tolist()})
+    document: dict = {"format": "coco18 (x, y, conf) pixels", "keypoints": np.round(rows, 3).tolist()}
+    if image_size is not None:
+        document["size"] = [int(image_size[0]), int(image_size[1])]
+    return json.dumps(document)
 
 
 def fixture_keypoints(name: str) -> np.ndarray:

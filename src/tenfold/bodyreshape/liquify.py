@@ -21,8 +21,16 @@ def liquify_flow(height: int, width: int, centre: tuple[float, float], radius: f
     return (-factor[..., None] * push_vector).astype(np.float32)
 
 
-def waist_flow(keypoints: np.ndarray, height: int, width: int, *, strength: float = 0.15) -> np.ndarray:
-    """Two brushes at the waist sides (65 % down the neck → hip axis) pushing inward by ``strength``·W."""
+def waist_flow(keypoints: np.ndarray, height: int, width: int, *, strength: float = 0.15,
+               width_scale: float = 1.0) -> np.ndarray:
+    """Two brushes at the waist sides (65 % down the neck → hip axis) moving the contour inward by ``strength``·W.
+
+    Gustafsson's brush folds where its drag is short against its radius: across the rim the
+    displacement falls with slope 0.593·R/|m| (times any scale put on the flow). So each brush
+    (radius R = W, centred on the waist contour) drags by its full radius, which moves its centre
+    by R/4, and the stroke is scaled by 4·strength: the contour moves strength·W and the steepest
+    slope is 2.4·strength, fold-free (min det >= 0.3) up to strength 0.29.
+    """
     people = keypoints[None] if keypoints.ndim == 2 else keypoints
     flow = np.zeros((height, width, 2), np.float32)
     for person in people:
@@ -30,11 +38,12 @@ def waist_flow(keypoints: np.ndarray, height: int, width: int, *, strength: floa
         if axis is None:
             continue
         neck, hip, half_width = axis
+        half_width *= width_scale
         waist = neck + 0.65 * (hip - neck)
         direction = (hip - neck) / max(np.linalg.norm(hip - neck), 1e-9)
         normal = np.array([-direction[1], direction[0]])
         for side in (-1.0, 1.0):
             centre = waist + side * half_width * normal
-            flow += liquify_flow(height, width, tuple(centre), 1.2 * half_width,
-                                 tuple(-side * strength * half_width * normal))
+            stroke = liquify_flow(height, width, tuple(centre), half_width, tuple(-side * half_width * normal))
+            flow += np.float32(4.0 * strength) * stroke
     return flow

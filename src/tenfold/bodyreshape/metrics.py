@@ -1,4 +1,7 @@
-"""Evaluation metrics as in the official evaluator (spec 2, 4): PSNR, Gaussian SSIM, EPE, leakage, folds."""
+"""Evaluation metrics as in the official evaluator (spec 2, 4): Gaussian SSIM, EPE, leakage, folds.
+
+PSNR is core's one :func:`tenfold.core.image_quality.psnr`, shared by every method that compares images.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,7 @@ import numpy as np
 
 from tenfold.bodyreshape.flow_field import end_point_error, min_determinant
 
-__all__ = ["psnr", "ssim", "end_point_error", "leakage", "min_determinant"]
-
-
-def psnr(image: np.ndarray, reference: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB for images in [0, 1] (data range 1)."""
-    error = float(np.mean((np.asarray(image, np.float64) - np.asarray(reference, np.float64)) ** 2))
-    return float("inf") if error == 0 else 10.0 * np.log10(1.0 / error)
+__all__ = ["ssim", "end_point_error", "leakage", "min_determinant"]
 
 
 def ssim(image: np.ndarray, reference: np.ndarray) -> float:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from tenfold.bodyreshape.capsule import default_bones
 from tenfold.bodyreshape.flow_field import guard_folds
 from tenfold.bodyreshape.keypoints import present
+from tenfold.bodyreshape.skeleton import segment_distance
 from tenfold.core.errors import BadConfigError
 
 KINDS = ("affine", "similarity", "rigid")
@@ -51,7 +52,13 @@ def mls_map(source: np.ndarray, destination: np.ndarray, points: np.ndarray, *, 
 
 def control_points(keypoints: np.ndarray, height: int, width: int, *, slim: float = 0.1,
                    width_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """(original, deformed) control points: joints and border fixed, bone contours moved in by ``slim``·W."""
+    """(original, deformed) control points: joints and border fixed, bone contours moved in by ``slim``·W.
+
+    A contour point that lies inside another bone's capsule (a forearm across the torso, an arm
+    against the flank) is dropped: it would be pulled one way by its own bone while the other
+    bone's contour next to it moves the other way, and MLS, which interpolates its control points
+    exactly, would fold the image between the two.
+    """
     people = keypoints[None] if keypoints.ndim == 2 else keypoints
     original: list[np.ndarray] = []
     deformed: list[np.ndarray] = []
@@ -59,7 +66,8 @@ def control_points(keypoints: np.ndarray, height: int, width: int, *, slim: floa
         for joint in person[present(person)]:
             original.append(joint[:2])
             deformed.append(joint[:2])
-        for bone in default_bones(person, 1.0, width_scale=width_scale):
+        bones = default_bones(person, 1.0, width_scale=width_scale)
+        for index, bone in enumerate(bones):
             axis = np.asarray(bone.end) - np.asarray(bone.start)
             length = np.linalg.norm(axis)
             if length < 1e-6:
@@ -68,7 +76,10 @@ def control_points(keypoints: np.ndarray, height: int, width: int, *, slim: floa
             for t in (0.25, 0.5, 0.75):
                 centre = np.asarray(bone.start) + t * axis
                 for side in (-1.0, 1.0):
-                    original.append(centre + side * bone.half_width * normal)
+                    point = centre + side * bone.half_width * normal
+                    if any(_inside(point, other) for j, other in enumerate(bones) if j != index):
+                        continue
+                    original.append(point)
                     deformed.append(centre + side * bone.half_width * (1 - slim) * normal)
     for fraction in np.linspace(0, 1, 5):  # pin the border so the warp stays inside the frame
         for point in ((fraction * (width - 1), 0), (fraction * (width - 1), height - 1),
@@ -76,6 +87,12 @@ def control_points(keypoints: np.ndarray, height: int, width: int, *, slim: floa
             original.append(np.asarray(point, float))
             deformed.append(np.asarray(point, float))
     return np.asarray(original), np.asarray(deformed)
+
+
+def _inside(point: np.ndarray, bone) -> bool:
+    distance, _ = segment_distance(np.array(point[0]), np.array(point[1]), np.asarray(bone.start, float),
+                                   np.asarray(bone.end, float))
+    return bool(distance < bone.half_width)
 
 
 def mls_flow(keypoints: np.ndarray, height: int, width: int, *, slim: float = 0.1, kind: str = "rigid",

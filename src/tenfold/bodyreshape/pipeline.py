@@ -32,13 +32,20 @@ from tenfold.bodyreshape.mls import mls_flow
 from tenfold.bodyreshape.skeleton import segment_distance, skeleton_maps
 from tenfold.bodyreshape.warp import remap
 from tenfold.core.errors import BadConfigError, BadInputError
+from tenfold.core.validation import check_number
 
 METHODS = ("learned", "capsule", "mls", "liquify")
+# Default (strength, width scale) of the keypoint methods, chosen on the two bundled portraits so that
+# degree 1 slims visibly and stays fold-free with room to spare (the experiment records the numbers).
+# capsule: the field's k; mls: contour points move in by strength·W; liquify: the waist contour moves
+# in by strength·W. The width scale multiplies the default half-widths W from bone lengths: joints sit
+# inside the silhouette, and clothes are wider than bones, so the unscaled widths barely reach the outline.
+KEYPOINT_DEFAULTS: dict[str, tuple[float, float]] = {"capsule": (0.2, 1.8), "mls": (0.2, 1.6), "liquify": (0.15, 1.8)}
 FIELD_LONG_SIDE = 256  # analytic fields are smooth: compute them at this long side, then resize
 
 
-def check_degree(degree: float, *, what: str = "degree") -> float:
-    """µ must be finite and |µ| <= 2 (the network was trained for |µ| <= 1; above 1 warns)."""
+def check_degree(degree: float, *, what: str = "degree", learned: bool = False) -> float:
+    """µ must be finite and |µ| <= 2; for a learned flow (trained for |µ| <= 1) above 1 warns."""
     try:
         value = float(degree)
     except (TypeError, ValueError):
@@ -46,8 +53,8 @@ def check_degree(degree: float, *, what: str = "degree") -> float:
     if not math.isfinite(value):
         raise BadConfigError(f"{what} must be finite, got {value}")
     if abs(value) > 2:
-        raise BadConfigError(f"{what}={value} is out of range; use -2 <= {what} <= 2 (1 = the trained strength)")
-    if abs(value) > 1:
+        raise BadConfigError(f"{what}={value} is out of range; use -2 <= {what} <= 2 (1 = the default strength)")
+    if learned and abs(value) > 1:
         warnings.warn(f"{what}={value}: beyond the trained range |{what}| <= 1; expect artefacts", stacklevel=3)
     return value
 
@@ -61,9 +68,18 @@ class ReshapeResult:
     alpha: np.ndarray | None = None
     status: str = "ok"  # "ok" or "no_person"
     people: int = 0
-    shrink: float = 1.0  # factor the fold guard applied
+    shrink: float = 1.0  # factor the fold guard applied (1.0: it left the flow alone)
     min_det: float = 1.0
     notes: list[str] = field(default_factory=list)
+    degree: float = 1.0  # the degree that was asked for
+    floor: float = MIN_DETERMINANT  # the min det(I + grad F) the guard kept
+
+    def guard_text(self) -> str:
+        """What the fold guard did, in words: nothing, or how far it scaled the flow down."""
+        if self.shrink >= 1.0:
+            return "fold guard: not needed"
+        return (f"fold guard: flow scaled by {self.shrink:.3g} to keep min det(I + grad F) >= {self.floor:g}, "
+                f"so degree {self.degree:g} acts as {self.degree * self.shrink:.3g}")
 
 
 @dataclass
@@ -79,7 +95,8 @@ class BodyReshaper:
     model: FlowGenerator | None = None
     degree: float = 1.0
     parts: dict[str, float] | None = None
-    strength: float = 0.2  # capsule k / MLS and liquify slimming fraction scale
+    strength: float | None = None  # see KEYPOINT_DEFAULTS; None = the method's default
+    width_scale: float | None = None  # multiplies the default half-widths; None = the method's default
     suppress_px: float = 0.0
     work_long_side: int = 1200
     min_det: float = MIN_DETERMINANT
@@ -91,14 +108,22 @@ class BodyReshaper:
             raise BadConfigError(f"unknown method {self.method!r}; use one of: {', '.join(METHODS)}")
         if self.method == "learned" and self.model is None:
             raise BadConfigError("method 'learned' needs a trained model (a checkpoint)")
-        self.degree = check_degree(self.degree)
+        learned = self.method == "learned"
+        self.degree = check_degree(self.degree, learned=learned)
         if self.parts is not None:
             unknown = set(self.parts) - set(PARTS)
             if unknown:
                 raise BadConfigError(f"unknown body parts {sorted(unknown)}; use: {', '.join(PARTS)}")
-            self.parts = {part: check_degree(value, what=f"{part} degree") for part, value in self.parts.items()}
-        if self.suppress_px < 0:
-            raise BadConfigError("suppress_px must be >= 0")
+            self.parts = {part: check_degree(value, what=f"{part} degree", learned=learned)
+                          for part, value in self.parts.items()}
+        check_number("suppress_px", self.suppress_px, low=0.0)
+        check_number("work_long_side", self.work_long_side, low=32, integer=True)
+        check_number("min_det", self.min_det, low=0.0, high=1.0, high_open=True)
+        default_strength, default_scale = KEYPOINT_DEFAULTS.get(self.method, (0.0, 1.0))
+        self.strength = default_strength if self.strength is None else check_number(
+            "strength", self.strength, low=0.0, high=1.0)
+        self.width_scale = default_scale if self.width_scale is None else check_number(
+            "width_scale", self.width_scale, low=0.25, high=4.0)
 
     # ------------------------------------------------------------------ flows
     def raw_flow(self, image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
@@ -113,11 +138,13 @@ class BodyReshaper:
         scaled[..., 0] *= small_w / width
         scaled[..., 1] *= small_h / height
         if self.method == "capsule":
-            flow = slimming_flow(scaled, small_h, small_w, strength=self.strength, guard=False)
+            flow = slimming_flow(scaled, small_h, small_w, strength=self.strength, width_scale=self.width_scale,
+                                 guard=False)
         elif self.method == "mls":
-            flow = mls_flow(scaled, small_h, small_w, slim=self.strength / 2, guard=False, step=4)
+            flow = mls_flow(scaled, small_h, small_w, slim=self.strength, width_scale=self.width_scale, guard=False,
+                            step=4)
         else:
-            flow = waist_flow(scaled, small_h, small_w, strength=self.strength)
+            flow = waist_flow(scaled, small_h, small_w, strength=self.strength, width_scale=self.width_scale)
         return resize_flow(flow, height, width)
 
     def _learned_flow(self, image: np.ndarray, people: list[np.ndarray]) -> np.ndarray:
@@ -194,7 +221,7 @@ class BodyReshaper:
         numerator = np.zeros((small_h, small_w))
         total = np.zeros((small_h, small_w))
         for person in keypoints:
-            for bone in default_bones(person, 1.0):
+            for bone in default_bones(person, 1.0, width_scale=self.width_scale or 1.0):
                 start = np.asarray(bone.start) * (small_w / width, small_h / height)
                 end = np.asarray(bone.end) * (small_w / width, small_h / height)
                 distance, _ = segment_distance(xs, ys, start, end)
@@ -233,10 +260,13 @@ class BodyReshaper:
                 raise BadInputError(f"protect_mask must be a finite ({height}, {width}) array in [0, 1]")
             flow = flow * np.clip(mask, 0, 1)[..., None]
         flow, shrink, smallest = fold_guard(flow, minimum=self.min_det)
-        notes = [] if shrink == 1.0 else [f"flow scaled by {shrink:.3g} to keep min det(I + grad F) >= {self.min_det}"]
         warped = remap(rgb, flow, backend=self.backend)
         warped_alpha = None if alpha is None else remap(alpha, flow, backend=self.backend)
-        return ReshapeResult(warped, flow, warped_alpha, "ok", len(usable), shrink, smallest, notes)
+        result = ReshapeResult(warped, flow, warped_alpha, "ok", len(usable), shrink, smallest, degree=self.degree,
+                               floor=self.min_det)
+        if shrink < 1.0:
+            result.notes.append(result.guard_text())
+        return result
 
 
 def _ramp(inner: int, outer: int) -> np.ndarray:

@@ -3,12 +3,13 @@
 Each pair is a textured articulated figure (capsule limbs, a torso polygon, an elliptic head) on a
 crop of a bundled photo, with 1–3 *distractor* capsules in the background that wear clothing-like
 textures but belong to no skeleton, so their true flow is zero. The target is the source warped by
-a capsule slimming field built from the figure's true widths with a random "retoucher style"
-(per-part strength, a waist bump). What it reproduces of real retouching pairs: a smooth flow that
-narrows torso and limbs along their normals and leaves the background (including body-like objects)
-alone. The flow is computed at the network resolution and upsampled ×(size/flow_size), so a
-low-resolution flow model can represent the high-resolution ground truth exactly.
-"""
+the synthetic retoucher (``retoucher.py``): a smooth flow that moves the figure's true contour
+inward across its bones (the head is no part of the retouched silhouette), and slims harder the
+wider the figure looks, so the reshape is a learnable function of what the image shows (plus 6 %
+noise). What it reproduces
+of real retouching pairs: a smooth flow that narrows torso and limbs and leaves the background
+(including body-like objects) alone. The flow is computed at the network resolution and upsampled
+×(size/flow_size), so a low-resolution flow model can represent the high-resolution ground truth."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from tenfold.bodyreshape.capsule import DEFAULT_WIDTH_RATIO, LIMB_BONES, Bone, capsule_field
+from tenfold.bodyreshape.capsule import DEFAULT_WIDTH_RATIO, LIMB_BONES
 from tenfold.bodyreshape.flow_field import guard_folds, resize_flow
+from tenfold.bodyreshape.retoucher import BLUR_FRACTION, retoucher_strength, silhouette_flow
 from tenfold.bodyreshape.skeleton import segment_distance
 from tenfold.bodyreshape.warp import remap
 from tenfold.core.errors import BadConfigError
@@ -41,6 +43,16 @@ class SyntheticPair:
     keypoints: np.ndarray  # (18, 3) COCO-18 (x, y, conf) in pixels of the S×S image
     body_mask: np.ndarray  # (S, S) bool
     distractor_mask: np.ndarray  # (S, S) bool
+
+
+@dataclass
+class Limb:
+    """One body part of a synthetic figure: axis start/end (x, y) in pixels, true half-width, part name."""
+
+    start: np.ndarray
+    end: np.ndarray
+    half_width: float
+    part: str
 
 
 @lru_cache(maxsize=64)
@@ -117,8 +129,8 @@ def _rotate(direction: np.ndarray, outward: np.ndarray, angle: float) -> np.ndar
     return np.cos(angle) * direction + np.sin(angle) * outward
 
 
-def sample_figure(rng: np.random.Generator, size: int) -> tuple[np.ndarray, list[Bone], dict]:
-    """A random COCO-18 skeleton (pixels), its bones with true half-widths and strengths, and shape extras."""
+def sample_figure(rng: np.random.Generator, size: int) -> tuple[np.ndarray, list[Limb], dict]:
+    """A random COCO-18 skeleton (pixels), its bones with true half-widths (torso first), and shape extras."""
     upper_body = rng.random() < 0.3  # hips at or below the frame (the official issue #8 case)
     if upper_body:
         torso = rng.uniform(0.45, 0.6) * size
@@ -154,17 +166,16 @@ def sample_figure(rng: np.random.Generator, size: int) -> tuple[np.ndarray, list
     inside = (points >= 0).all(1) & (points < size).all(1)
     keypoints = np.column_stack([points, np.where(inside, 1.0, 0.3)])
 
-    # The retoucher's style: per-part strength and a waist bump; each side of a limb shares its k.
-    torso_k = rng.uniform(0.1, 0.35)
-    bones = [Bone(neck, mid_hip, fat * (shoulder_width + hip_width) / 4, torso_k, "torso", rng.uniform(0.0, 1.0))]
-    part_k = {("arms", -1): rng.uniform(0.1, 0.3), ("arms", 1): rng.uniform(0.1, 0.3),
-              ("legs", -1): rng.uniform(0.1, 0.3), ("legs", 1): rng.uniform(0.1, 0.3)}
+    # True half-widths: the torso's average of shoulders and hips, limbs a ratio of their length; all × fat.
+    bones = [Limb(neck, mid_hip, fat * (shoulder_width + hip_width) / 4, "torso")]
     for a, b, kind, part in LIMB_BONES:
-        side = -1 if a in (2, 3, 8, 9) else 1
         length = float(np.linalg.norm(points[b] - points[a]))
-        bones.append(Bone(points[a], points[b], DEFAULT_WIDTH_RATIO[kind] * length * fat, part_k[(part, side)], part))
-    extras = {"down": down, "across": across, "shoulder_width": shoulder_width, "hip_width": hip_width,
-              "fat": fat, "torso": torso}
+        bones.append(Limb(points[a], points[b], DEFAULT_WIDTH_RATIO[kind] * length * fat, part))
+    top_half, bottom_half = fat * shoulder_width / 2, fat * hip_width / 2
+    corners = np.array([neck - across * top_half, neck + across * top_half,
+                        mid_hip + across * bottom_half + 0.05 * torso * down,
+                        mid_hip - across * bottom_half + 0.05 * torso * down])
+    extras = {"down": down, "across": across, "fat": fat, "torso": torso, "torso_corners": corners}
     return keypoints, bones, extras
 
 
@@ -174,10 +185,19 @@ def make_pair(seed: int | list[int], size: int = 256, flow_size: int = 64) -> Sy
         raise BadConfigError(f"size {size} must be a multiple of flow_size {flow_size} (>= 16)")
     rng = np.random.default_rng(seed)
     keypoints, bones, extras = sample_figure(rng, size)
+    # The slimmable silhouette (torso and limbs; the head and neck are never retouched), rendered once
+    # and reused for painting.
+    limb_alpha = {id(bone): _capsule_alpha(size, bone.start, bone.end, bone.half_width) for bone in bones[1:]}
+    torso_alpha = _polygon_alpha(extras["torso_corners"], size)
+    silhouette = np.zeros((size, size), dtype=np.float32)
+    for box, alpha in (torso_alpha, *limb_alpha.values()):
+        silhouette[box] = np.maximum(silhouette[box], alpha)
     factor = flow_size / size
-    low_bones = [Bone(b.start * factor, b.end * factor, b.half_width * factor, b.strength, b.part, b.waist)
-                 for b in bones]
-    flow, _ = guard_folds(capsule_field(low_bones, flow_size, flow_size))
+    strength = retoucher_strength(bones[0].half_width / extras["torso"], rng)
+    flow = silhouette_flow(_block_mean(silhouette, size // flow_size),
+                           [(b.start * factor, b.end * factor, b.half_width * factor) for b in bones],
+                           sigma=BLUR_FRACTION * extras["torso"] * factor, strength=strength)
+    flow, _ = guard_folds(flow)
     flow_full = resize_flow(flow, size, size)
 
     background = _crop(rng, BACKGROUND_SOURCES[rng.integers(len(BACKGROUND_SOURCES))], size, blur=1.0)
@@ -189,7 +209,10 @@ def make_pair(seed: int | list[int], size: int = 256, flow_size: int = 64) -> Sy
         image[box] = image[box] * (1 - alpha[..., None]) + texture[box] * alpha[..., None]
         layer[box] = np.maximum(layer[box], alpha)
 
-    # Distractors: body-like textured capsules placed where the true flow is (numerically) zero.
+    top, pants = _clothing(rng, size), _clothing(rng, size)
+    # Distractors: body-like textured capsules placed where the true flow is (numerically) zero. Half of
+    # them are cut from the figure's own clothes (a coat on a chair, a bag of the same fabric): the
+    # appearance-similar background that the paper's structure priors are meant to keep still.
     support = np.linalg.norm(flow_full, axis=-1) > 0.1
     wanted = rng.integers(1, 4)
     for _ in range(40):
@@ -201,23 +224,18 @@ def make_pair(seed: int | list[int], size: int = 256, flow_size: int = 64) -> Sy
         box, alpha = _capsule_alpha(size, a, b, rng.uniform(0.03, 0.07) * size)
         if (alpha > 0).sum() < 0.002 * size * size or ((alpha > 0) & support[box]).any():
             continue
-        paint(box, alpha, _clothing(rng, size), distractor_alpha)
+        texture = (top, pants)[rng.integers(2)] if rng.random() < 0.5 else _clothing(rng, size)
+        paint(box, alpha, texture, distractor_alpha)
         wanted -= 1
 
-    top, pants = _clothing(rng, size), _clothing(rng, size)
     skin = np.clip(SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1), 0, 1).astype(np.float32)
     skin_texture = np.broadcast_to(skin, (size, size, 3))
     sleeves = top if rng.random() < 0.6 else skin_texture
     for bone in bones:  # legs under the torso
         if bone.part == "legs":
-            paint(*_capsule_alpha(size, bone.start, bone.end, bone.half_width), pants, body_alpha)
-    down, across, fat = extras["down"], extras["across"], extras["fat"]
-    neck, mid_hip = keypoints[1, :2], bones[0].end
-    top_half, bottom_half = fat * extras["shoulder_width"] / 2, fat * extras["hip_width"] / 2
-    corners = np.array([neck - across * top_half, neck + across * top_half,
-                        mid_hip + across * bottom_half + 0.05 * extras["torso"] * down,
-                        mid_hip - across * bottom_half + 0.05 * extras["torso"] * down])
-    paint(*_polygon_alpha(corners, size), top, body_alpha)
+            paint(*limb_alpha[id(bone)], pants, body_alpha)
+    fat, neck = extras["fat"], keypoints[1, :2]
+    paint(*torso_alpha, top, body_alpha)
     head_radius = 0.16 * extras["torso"] * (0.8 + 0.2 * fat)
     paint(*_capsule_alpha(size, neck, neck + 0.6 * (keypoints[0, :2] - neck), 0.35 * head_radius), skin_texture,
           body_alpha)
@@ -228,7 +246,7 @@ def make_pair(seed: int | list[int], size: int = 256, flow_size: int = 64) -> Sy
     paint(head_box, np.clip((1 - radial) * head_radius + 0.5, 0, 1), skin_texture * 0.9, body_alpha)
     for bone in bones:  # arms on top, so they may cross the torso
         if bone.part == "arms":
-            paint(*_capsule_alpha(size, bone.start, bone.end, bone.half_width), sleeves, body_alpha)
+            paint(*limb_alpha[id(bone)], sleeves, body_alpha)
 
     image = np.clip(image, 0, 1).astype(np.float32)
     target = remap(image, flow_full)

@@ -6,7 +6,7 @@ to GPUs; the paper's settings (width 64, 256², batch 32, lr 2e-5) are a TrainCo
 
 from __future__ import annotations
 
-import io
+import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ from tenfold.bodyreshape.flow_generator import FlowGenerator, GeneratorConfig
 from tenfold.bodyreshape.losses import ORTH_WEIGHT, reshape_loss
 from tenfold.bodyreshape.synthetic import SyntheticSet
 from tenfold.core.errors import BadConfigError, BadInputError, MissingDataError
+from tenfold.core.io import check_input_file, jsonable
 
 # variant → (structure priors in the input, structure affinity in the attention)
 VARIANTS: dict[str, tuple[bool, bool]] = {"full": (True, True), "no_aff": (True, False), "no_sp": (False, False)}
@@ -130,42 +131,72 @@ def predict_flows(model: FlowGenerator, images: np.ndarray, skeletons: np.ndarra
     return np.concatenate(out)
 
 
-def save_checkpoint(model: FlowGenerator, path: str | Path, *, extra: dict | None = None) -> Path:
-    """Write {'config', 'state_dict', 'extra'} atomically (temp file, then rename)."""
-    from tenfold.core.io import atomic_write_bytes
+CHECKPOINT_FORMAT = "tenfold.bodyreshape/2"
+SHIPPED_CHECKPOINT = "flow_generator.safetensors"  # in tenfold/bodyreshape/weights/, beside its recipe
+DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
-    buffer = io.BytesIO()
-    torch.save({"format": "tenfold.bodyreshape/1", "config": model.config.to_dict(),
-                "state_dict": model.state_dict(), "extra": extra or {}}, buffer)
+
+def save_checkpoint(model: FlowGenerator, path: str | Path, *, extra: dict | None = None,
+                    dtype: str = "float32") -> Path:
+    """Write the weights as safetensors (no pickle), with the config and ``extra`` as JSON metadata.
+
+    ``dtype="float16"`` stores the convolution kernels (nearly all of the bytes) in half precision, which
+    halves the file; biases and BatchNorm statistics stay float32, since running variances of 1e-5 lose
+    most of their digits in float16. :func:`load_checkpoint` turns everything back into float32.
+    """
+    from tenfold.core.io import atomic_save_safetensors
+
+    if dtype not in DTYPES:
+        raise BadConfigError(f"checkpoint dtype {dtype!r}; use one of: {', '.join(DTYPES)}")
+    tensors = {key: (value.to(DTYPES[dtype]) if value.is_floating_point() and value.dim() > 1 else value)
+               for key, value in model.state_dict().items()}
+    metadata = {"format": CHECKPOINT_FORMAT, "config": json.dumps(model.config.to_dict()),
+                "extra": json.dumps(jsonable(extra or {})), "dtype": dtype}
     path = Path(path)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_save_safetensors(path, tensors, metadata=metadata)
     return path
+
+
+def read_checkpoint_metadata(path: str | Path) -> dict:
+    """The config, extra (training recipe) and format of a checkpoint, without loading its weights."""
+    from safetensors import SafetensorError, safe_open
+
+    path = check_input_file(path, option="--checkpoint", what="checkpoint")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        hint = (" (tenfold reads .safetensors checkpoints written by `tenfold bodyreshape train`; pickled .pt/.pth "
+                "files, such as the official FBBR checkpoint, are not read)")
+        raise BadInputError(f"checkpoint {path} is not a readable safetensors file ({error}){hint}") from None
+    if metadata.get("format") != CHECKPOINT_FORMAT:
+        raise BadInputError(f"checkpoint {path} was not written by `tenfold bodyreshape train` "
+                            f"(format {metadata.get('format')!r}, expected {CHECKPOINT_FORMAT!r})")
+    try:
+        config = json.loads(metadata["config"])
+        extra = json.loads(metadata.get("extra", "{}"))
+    except (KeyError, json.JSONDecodeError) as error:
+        raise BadInputError(f"checkpoint {path} has unreadable metadata ({error})") from None
+    return {"format": metadata["format"], "config": config, "extra": extra, "dtype": metadata.get("dtype", "float32")}
 
 
 def load_checkpoint(path: str | Path, *, expect: GeneratorConfig | None = None) -> FlowGenerator:
     """Load a checkpoint written by :func:`save_checkpoint` on the CPU; mismatches name the expected config."""
+    from safetensors.torch import load_file
+
     path = Path(path)
-    if not path.is_file():
-        raise MissingDataError(f"checkpoint {path} does not exist; train one with `tenfold bodyreshape train`")
+    metadata = read_checkpoint_metadata(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle, zip and torch errors all mean "not a checkpoint"
-        raise BadInputError(f"checkpoint {path} could not be read as a torch file ({type(error).__name__})") from None
-    if not isinstance(payload, dict) or "state_dict" not in payload:
-        raise BadInputError(f"checkpoint {path} has no 'state_dict'; it was not written by tenfold bodyreshape")
-    state = payload["state_dict"]
-    if "config" not in payload:
-        official = any(str(key).startswith(("Encoder.", "module.Encoder.")) for key in state)
-        hint = ("it looks like the official FBBR checkpoint, whose key layout this loader does not map"
-                if official else "it lacks the 'config' entry")
-        raise BadInputError(f"checkpoint {path}: {hint}; train one with `tenfold bodyreshape train`")
-    try:
-        config = GeneratorConfig(**payload["config"])
+        config = GeneratorConfig(**metadata["config"])
     except TypeError as error:
         raise BadInputError(f"checkpoint {path} has an unreadable config ({error})") from None
     if expect is not None and expect != config:
         raise BadInputError(f"checkpoint {path} holds {asdict(config)}, but {asdict(expect)} was expected")
-    model = FlowGenerator(config)
+    state = load_file(str(path), device="cpu")
+    try:
+        model = FlowGenerator(config)
+    except ValueError as error:
+        raise BadInputError(f"checkpoint {path} has an impossible config {asdict(config)} ({error})") from None
     own = model.state_dict()
     missing = [key for key in own if key not in state]
     unexpected = [key for key in state if key not in own]
@@ -176,6 +207,18 @@ def load_checkpoint(path: str | Path, *, expect: GeneratorConfig | None = None) 
             f"{len(missing)} missing, {len(unexpected)} unexpected, {len(mismatched)} mis-shaped tensors "
             f"(e.g. {(missing + unexpected + mismatched)[:2]})"
         )
-    model.load_state_dict(state)
+    model.load_state_dict({key: value.to(own[key].dtype) for key, value in state.items()})
     model.eval()
     return model
+
+
+def shipped_checkpoint() -> Path:
+    """The small flow generator that ships in the package (trained by ``tenfold bodyreshape train``; see
+    ``weights/flow_generator.recipe.json`` beside it for the exact command)."""
+    from importlib import resources
+
+    path = Path(str(resources.files("tenfold.bodyreshape").joinpath("weights").joinpath(SHIPPED_CHECKPOINT)))
+    if not path.is_file():
+        raise MissingDataError(f"the shipped checkpoint {path} is missing from this installation; reinstall "
+                               "tenfold or pass --checkpoint from `tenfold bodyreshape train`")
+    return path

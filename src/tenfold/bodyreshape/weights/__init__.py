@@ -1,0 +1,1 @@
+"""The flow generator that ships with tenfold (safetensors) and the recipe that trained it."""
