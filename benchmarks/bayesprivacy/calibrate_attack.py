@@ -27,12 +27,6 @@ from tenfold.core.experiment import Scale
 from tenfold.core.io import atomic_write_json
 from tenfold.core.parallel import run_parallel
 
-IMAGES = 16
-RESTARTS = 8
-PRIOR_DRAWS = 8
-PRIOR_RESTARTS = 4
-ITERATIONS = (250, 500, 1000)
-
 
 @dataclass(frozen=True)
 class Probe:
@@ -104,8 +98,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=100)
     parser.add_argument("--out", type=Path, default=Path("calibration.json"))
+    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--iterations", type=int, nargs="+", default=[250, 500, 1000])
+    parser.add_argument("--restarts", type=int, default=8, help="restarts of the undefended and oracle attacks")
+    parser.add_argument("--prior-iterations", type=int, default=500)
+    parser.add_argument("--prior-draws", type=int, default=8)
+    parser.add_argument("--prior-restarts", type=int, default=4)
     arguments = parser.parse_args()
     seed = arguments.seed
+    IMAGES, RESTARTS, ITERATIONS = arguments.images, arguments.restarts, tuple(arguments.iterations)  # noqa: N806
+    PRIOR_DRAWS, PRIOR_RESTARTS, PRIOR_ITERATIONS = (  # noqa: N806
+        arguments.prior_draws, arguments.prior_restarts, arguments.prior_iterations)
     settings = replace(study.SETTINGS[Scale.SMALL], accuracy_seeds=1, attack_images=IMAGES)
     data = {seed: study.load_data(settings, seed)}
     payload = {"settings": settings, "data": data, "private": study.private_images(settings, seed, data[seed])}
@@ -115,7 +118,7 @@ def main() -> None:
     trained = dict(zip([j.key for j in jobs], run_parallel(study.train_job, jobs, initializer=study._init_worker,
                                                             initargs=(payload,)), strict=True))
     print({k: round(v["accuracy"], 4) for k, v in trained.items()}, f"{time.perf_counter() - started:.0f} s")
-    groups = [tuple(range(i, i + 4)) for i in range(0, IMAGES, 4)]
+    groups = [tuple(range(i, min(i + 4, IMAGES))) for i in range(0, IMAGES, 4)]
     probes = []
     for iterations in ITERATIONS:
         for images in groups:
@@ -124,7 +127,7 @@ def main() -> None:
             probes.append(Probe("passport_sigma5", "passport", "oracle", iterations, RESTARTS, 1, images, seed,
                                 trained["passport_sigma5"]["state"], trained["passport_sigma5"]["passports"], 5.0))
     for images in groups:
-        probes.append(Probe("passport_sigma5", "passport", "prior", 500, PRIOR_RESTARTS, PRIOR_DRAWS, images, seed,
+        probes.append(Probe("passport_sigma5", "passport", "prior", PRIOR_ITERATIONS, PRIOR_RESTARTS, PRIOR_DRAWS, images, seed,
                             trained["passport_sigma5"]["state"], trained["passport_sigma5"]["passports"], 5.0))
     cost = lambda p: p.iterations * len(p.images) * p.restarts * p.draws * (1.8 if p.kind == "passport" else 1.0)  # noqa: E731
     outputs = run_parallel(probe, probes, initializer=study._init_worker, initargs=(payload,), cost=cost)
@@ -145,7 +148,7 @@ def main() -> None:
     print(f"prior-mean reference {reference.mean():.2f} dB over {IMAGES} images")
     print("iterations restarts | undefended dB | oracle dB | gap mean sd | images for 3 dB bar")
     for iterations in ITERATIONS:
-        for restarts in (1, 2, 4, 8):
+        for restarts in [r for r in (1, 2, 4, 8) if r <= RESTARTS]:
             plain = np.array([best_of(r, 1, restarts, RESTARTS) for r in by[("none", iterations)]])
             oracle = np.array([best_of(r, 1, restarts, RESTARTS) for r in by[("oracle", iterations)]])
             gap = plain - oracle
@@ -155,9 +158,9 @@ def main() -> None:
             print(f"{iterations:10d} {restarts:8d} | {plain.mean():6.2f} +- {plain.std(ddof=1):4.2f} | "
                   f"{oracle.mean():6.2f} +- {oracle.std(ddof=1):4.2f} | {gap.mean():5.2f} {gap.std(ddof=1):4.2f} | {needed}")
     print("prior draws restarts | prior-attack dB | minus reference (mean, sd)")
-    for draws in (1, 2, 4, 8):
-        for restarts in (1, 2, 4):
-            prior = np.array([best_of(r, draws, restarts, PRIOR_RESTARTS) for r in by[("prior", 500)]])
+    for draws in [d for d in (1, 2, 4, 8, 16) if d <= PRIOR_DRAWS]:
+        for restarts in [r for r in (1, 2, 4) if r <= PRIOR_RESTARTS]:
+            prior = np.array([best_of(r, draws, restarts, PRIOR_RESTARTS) for r in by[("prior", PRIOR_ITERATIONS)]])
             report["prior"].append({"draws": draws, "restarts": restarts, "psnr": prior.tolist()})
             print(f"{draws:11d} {restarts:8d} | {prior.mean():6.2f} | {(prior - reference).mean():5.2f} "
                   f"{(prior - reference).std(ddof=1):4.2f}")

@@ -8,7 +8,7 @@ def test_smoke_reproduce_is_well_formed(tmp_path):
     load_experiments()
     stored = run_one("bayesprivacy", Scale.SMOKE, tmp_path, seed=0)
     assert stored["name"] == "bayesprivacy" and stored["scale"] == "smoke"
-    assert stored["settings"]["attack_images"] == 2 and stored["settings"]["threads"] == 1
+    assert stored["settings"]["attack_images"] == 3 and stored["settings"]["threads"] == 1
     claims = {c["id"]: c for c in stored["claims"]}
     assert set(claims) == {c.id for c in get_experiment("bayesprivacy").claims}
     assert all(c["passed"] is None for c in claims.values())  # smoke is too small to decide
@@ -16,9 +16,10 @@ def test_smoke_reproduce_is_well_formed(tmp_path):
     for claim_id in ("passport_accuracy", "ig_undefended_psnr", "passport_prior_psnr", "oracle_passport_psnr",
                      "noise_costs_accuracy"):
         assert claims[claim_id]["measured"] is not None, claims[claim_id]
-    assert claims["ig_undefended_psnr"]["n"] == 2 and claims["passport_accuracy"]["n"] == 1
+    assert claims["ig_undefended_psnr"]["n"] == 3 and claims["passport_accuracy"]["n"] == 1
+    assert claims["adaptive_joint_attack"]["n"] == 2  # the side attacks restore the first side_images only
     table = stored["metrics"]["table"]
-    assert 0.0 <= table["none"]["accuracy"] <= 1.0 and len(table["none"]["psnr_none_by_image"]) == 2
+    assert 0.0 <= table["none"]["accuracy"] <= 1.0 and len(table["none"]["psnr_none_by_image"]) == 3
     assert 0 < table["dp"]["dp_epsilon"] < float("inf")
     assert "INSECURE" in stored["metrics"]["randomness"]  # the experiment's opt-in is on record
     for figure in stored["figures"]:

@@ -223,3 +223,16 @@ def test_lenet_shapes_and_layer_selection():
     with pytest.raises(BadConfigError, match="no passport layers"):
         PassportKeystore.sample(LeNet())
     assert np.isfinite(model(torch.rand(1, 1, 28, 28)).detach().numpy()).all()
+
+
+def test_sampling_redraws_passports_that_leave_a_channel_dead():
+    """A draw whose gamma is ~0 on some channel is replaced (spec B7), so fresh keystores install silently."""
+    model = LeNet(passports=(0, 1, 2))
+    prior = PassportPrior("normal", mu=0.0, sigma=1e-4)  # tiny passports: nearly every first draw is dead
+    with pytest.warns(InsecureSeedWarning):
+        keystore = PassportKeystore.sample(model, PassportPrior(sigma=5.0), insecure_seed=0)
+    for name, layer in passport_layers(model).items():
+        layer.set_passports(*keystore.passports[name], warn_dead=False)
+        assert bool((layer.scale_and_bias()[0].abs() >= 1e-3).all())
+    with pytest.warns(UserWarning, match="carry no signal"):  # when no draw helps, the install still says so
+        PassportKeystore.sample(model, prior).install(model)

@@ -112,7 +112,7 @@ class FedClient:
         if layers:
             if keystore is None:
                 raise BadConfigError(f"client {client_id}: the model has passport layers but no keystore was given")
-            keystore.install(self.model)
+            keystore.install(self.model, warn_dead=False)  # weights are placeholders until the first broadcast
         self.keystore = keystore
         # Minibatch order of the non-DP defences: not a secret, seeded for reproducible training.
         self.generator = torch.Generator().manual_seed(config.seed * 1000 + client_id)

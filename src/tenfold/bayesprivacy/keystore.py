@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from tenfold.bayesprivacy.passport import MissingPassportError, passport_layers
+from tenfold.bayesprivacy.passport import DEAD_GAMMA, MissingPassportError, passport_layers
 from tenfold.core.errors import BadConfigError, BadInputError, MissingDataError
 
 if TYPE_CHECKING:
     import numpy as np
 
 KEYSTORE_FORMAT = "tenfold-bayesprivacy-passport-keystore"
+RESAMPLE_DEAD = 20  # draws per layer before a passport with a near-zero gamma channel is kept anyway
 KEYSTORE_VERSION = "1"
 
 
@@ -74,7 +75,8 @@ class PassportKeystore:
         generator: np.random.Generator | None = None,
         record: dict[str, Any] | None = None,
     ) -> PassportKeystore:
-        """Draw fresh passports for every passport layer of ``model``.
+        """Draw fresh passports for every passport layer of ``model`` (a draw that leaves some channel's gamma ~0
+        under the model's current weights is drawn again).
 
         Default: a new ChaCha20 stream keyed from OS entropy. ``insecure_seed``: a replayable stream, for
         experiments and tests only (warns). ``generator``: draw from the caller's stream (a federation shares
@@ -90,13 +92,21 @@ class PassportKeystore:
         passports = {}
         for name, layer in passport_layers(model).items():
             shape = (1, *layer.input_shape)
-            passports[name] = (prior.sample(shape, generator), prior.sample(shape, generator))
+            for _ in range(RESAMPLE_DEAD):  # spec B7: a channel whose gamma is ~0 carries no signal; draw again
+                pair = (prior.sample(shape, generator), prior.sample(shape, generator))
+                with torch.no_grad():
+                    gamma = layer.conv(pair[0].to(layer.conv.weight.dtype)).mean(dim=(0, 2, 3))
+                if bool((gamma.abs() >= DEAD_GAMMA).all()):
+                    break
+            passports[name] = pair
         if not passports:
             raise BadConfigError("the model has no passport layers; nothing to sample")
         return cls(passports, dict(record or {"randomness": "a caller-supplied generator"}))
 
-    def install(self, model: nn.Module) -> nn.Module:
-        """Put the passports into the model's passport layers; every layer must get its own."""
+    def install(self, model: nn.Module, *, warn_dead: bool = True) -> nn.Module:
+        """Put the passports into the model's passport layers; every layer must get its own.
+        ``warn_dead``: warn if a channel's gamma is ~0 under the model's current weights (pass False while the
+        weights are placeholders, e.g. before a client receives the global state)."""
         layers = passport_layers(model)
         missing = sorted(set(layers) - set(self.passports))
         if missing:
@@ -105,7 +115,7 @@ class PassportKeystore:
         if extra:
             raise BadInputError(f"the keystore has passports for unknown layer(s) {', '.join(extra)}")
         for name, layer in layers.items():
-            layer.set_passports(*self.passports[name])
+            layer.set_passports(*self.passports[name], warn_dead=warn_dead)
         return model
 
     def save(self, path: str | Path) -> None:

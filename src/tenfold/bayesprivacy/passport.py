@@ -18,6 +18,8 @@ from torch import nn
 
 from tenfold.core.errors import BadConfigError, BadInputError
 
+DEAD_GAMMA = 1e-3  # |gamma| below this leaves a channel with (almost) no signal
+
 
 class MissingPassportError(BadInputError):
     """A passport layer was used (or saved/loaded) without its secret passports."""
@@ -87,9 +89,10 @@ class PassportConv2d(nn.Module):
         self.passport_gamma, self.passport_beta = tensors
         if warn_dead:
             gamma = self.scale_and_bias()[0]
-            dead = int((gamma.abs() < 1e-3).sum())
+            dead = int((gamma.abs() < DEAD_GAMMA).sum())
             if dead:
-                warnings.warn(f"{dead} channel(s) have |gamma| < 1e-3 and carry no signal; resample the passports", stacklevel=2)
+                warnings.warn(f"{dead} channel(s) have |gamma| < {DEAD_GAMMA:g} and carry no signal; resample the passports",
+                              stacklevel=2)
 
     def clear_passports(self) -> None:
         self.passport_gamma = None
