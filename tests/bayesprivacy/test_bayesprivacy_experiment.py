@@ -24,3 +24,22 @@ def test_smoke_reproduce_is_well_formed(tmp_path):
     assert "INSECURE" in stored["metrics"]["randomness"]  # the experiment's opt-in is on record
     for figure in stored["figures"]:
         assert (tmp_path / "bayesprivacy" / figure).stat().st_size > 1000
+
+
+def test_experiment_jobs_are_reproducible_from_the_run_seed():
+    """The experiment opts in to replayable secrets, so a federation (passports, noise) replays exactly."""
+    import torch
+
+    from tenfold.bayesprivacy import experiment as study
+
+    settings = study.SETTINGS[Scale.SMOKE]
+    data = {0: study.load_data(settings, 0)}
+    study._init_worker({"settings": settings, "data": data, "private": study.private_images(settings, 0, data[0])})
+    for job in (study.TrainJob("noise_0.01", "noise", 0, noise=0.01, snapshot=True),
+                study.TrainJob("passport_sigma5", "passport", 0, sigma=5.0, snapshot=True)):
+        first, second = study.train_job(job), study.train_job(job)
+        assert first["accuracy"] == second["accuracy"]
+        for key in first["state"]:
+            assert torch.equal(first["state"][key], second["state"][key])
+        for name, (gamma, _) in first["passports"].items():
+            assert torch.equal(gamma, second["passports"][name][0])
