@@ -159,6 +159,7 @@ def test_attack_damaged_model_folders_and_bad_options(bad_input, files):
         "--method": (["--method", "cg"], ("--method",)),
         "dlg with prior": (["--method", "dlg", "--guess", "prior"], ("--method dlg",)),
         "--insecure-seed": (["--insecure-seed", "-4"], ("--insecure-seed",)),
+        "--tv": (["--tv", "nan"], ("--tv",)),
     }
     for name, (extra, mentions) in options.items():
         bad_input.check(_case(name, _attack_argv(model, report, *extra), mentions, (report,)))

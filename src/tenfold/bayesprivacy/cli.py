@@ -231,9 +231,10 @@ def attack_command(
     output: Annotated[Path, typer.Option("-o", "--output", help="JSON report with PSNR, SSIM and eps_hat.")],
     guess: Annotated[str, typer.Option(help="Passport guess: prior, oracle (needs the keystore) or joint.")] = "prior",
     images: Annotated[int, typer.Option(help="Private images of client 0 to restore (batch 1 each).")] = 8,
-    restarts: Annotated[int, typer.Option(help="Restarts per image (and per prior draw).")] = 4,
+    restarts: Annotated[int, typer.Option(help="Restarts per image (and per prior draw).")] = 1,
     prior_draws: Annotated[int, typer.Option(help="Passport draws from the attacker's prior per image.")] = 4,
-    iterations: Annotated[int, typer.Option(help="Inverting-Gradients steps.")] = 500,
+    iterations: Annotated[int, typer.Option(help="Inverting-Gradients steps.")] = 2000,
+    tv: Annotated[float, typer.Option(help="Weight of the total-variation prior (Inverting Gradients).")] = 1e-3,
     method: Annotated[str, typer.Option(help="'ig' (cosine + TV, Adam) or 'dlg' (L2, L-BFGS).")] = "ig",
     insecure_seed: Annotated[int | None, typer.Option(help="Replayable seed for the exposed gradient's defence "
                                                            "noise (tests only; default OS entropy).")] = None,
@@ -249,6 +250,7 @@ def attack_command(
     for name, value in (("--images", images), ("--restarts", restarts), ("--prior-draws", prior_draws),
                         ("--iterations", iterations)):
         check_number(name, value, low=1, integer=True)
+    check_number("--tv", tv, low=0)
     check_number("--insecure-seed", insecure_seed, low=0, integer=True, allow_none=True)
     if method == "dlg" and guess in ("prior", "joint"):
         raise BadConfigError(f"--method dlg supports --guess oracle only on passport models; use --method ig for {guess}")
@@ -269,11 +271,11 @@ def attack_command(
     x, y = _load_data(data, option=f"the training data named in {model / 'config.json'}")
     _check_sizes(len(x), config["test_size"], config["clients"], str(model / "config.json"))
     _attack(output, config, state, keystore, x, y, guess=guess, images=images, restarts=restarts,
-            prior_draws=prior_draws, iterations=iterations, method=method, insecure_seed=insecure_seed)
+            prior_draws=prior_draws, iterations=iterations, tv=tv, method=method, insecure_seed=insecure_seed)
 
 
 def _attack(output: Path, config: dict[str, Any], state, keystore, x, y, *, guess: str, images: int, restarts: int,
-            prior_draws: int, iterations: int, method: str, insecure_seed: int | None) -> None:
+            prior_draws: int, iterations: int, tv: float, method: str, insecure_seed: int | None) -> None:
     import numpy as np
     from rich.progress import track
 
@@ -293,7 +295,7 @@ def _attack(output: Path, config: dict[str, Any], state, keystore, x, y, *, gues
     client.model.eval()
     attacker = factory()
     attacker.load_state_dict(state)
-    attack = AttackConfig(method=method, iterations=iterations, restarts=restarts, prior_draws=prior_draws)
+    attack = AttackConfig(method=method, iterations=iterations, tv=tv, restarts=restarts, prior_draws=prior_draws)
     prior_mean, prior_variance = diagonal_gaussian(x_test.numpy().reshape(len(x_test), -1))
     used_guess = guess if keystore is not None else "none"
     rows, candidates, private = [], [], []

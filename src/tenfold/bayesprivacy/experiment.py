@@ -52,18 +52,21 @@ class BayesPrivacySettings(Settings):
     attack_round: int = 3
     # private images of client 0 restored, one batch-1 gradient each, by the attacks the required claims rest
     # on (undefended; main-sigma passport model with prior and oracle guesses): their replicates
-    attack_images: int = 24
+    attack_images: int = 16
     # the first of those images restored by the other attacks (sigma sweep, noise levels, DP-SGD, joint attack),
     # which decide soft claims or, by their mean, which noise level stops the attack
     side_images: int = 8
     # Inverting-Gradients Adam steps per restart
-    attack_iterations: int = 500
+    attack_iterations: int = 2000
+    # weight of the total-variation prior in the attack's objective
+    attack_tv: float = 1e-3
     # random starts per image (and per passport draw); the attacker keeps the smallest gradient mismatch
-    attack_restarts: int = 4
+    attack_restarts: int = 1
     # passport guesses drawn from the attacker's prior per image (the posterior-mode proxy of spec B1)
     prior_draws: int = 4
-    # images attacked per worker job (a whole image's candidates stay in one job)
-    images_per_job: int = 4
+    # candidates (image x draw x restart) restored together in one worker job: the batched attack costs ~4x less
+    # per candidate at 48 than at 4 on one core; a whole image's candidates stay in one job
+    candidates_per_job: int = 48
     # the passport variance the main claims are about, and the sweep around it (spec B5: {1, 5, 20})
     main_sigma: float = 5.0
     # passport standard deviations of the sweep (soft claim)
@@ -87,17 +90,20 @@ class BayesPrivacySettings(Settings):
 SETTINGS = {
     Scale.SMOKE: BayesPrivacySettings(
         clients=2, train_images=200, test_images=100, rounds=1, local_steps=2, accuracy_seeds=1, attack_round=1,
-        attack_images=3, side_images=2, attack_iterations=4, attack_restarts=1, prior_draws=1, images_per_job=2,
+        attack_images=3, side_images=2, attack_iterations=4, attack_restarts=1, prior_draws=1, candidates_per_job=2,
         sigmas=(5.0,),
         noise_levels=(1e-2,), dp=True, per_client=False, joint=True,
     ),
-    # Attack budget fixed on calibration seed 100 (benchmarks/bayesprivacy/calibrate_attack.py; numbers in
-    # its docstring): 500 iterations and 4 restarts reach the undefended plateau; 12 images make the
-    # oracle-vs-undefended interval narrow enough to decide the 3 dB bar.
+    # The attack budget was fixed once on calibration seed 100, which the report never uses
+    # (benchmarks/bayesprivacy/calibrate_attack.py; its docstring has the tables): TV 1e-3 restores ~6 dB better
+    # than the spec's 1e-2 (31.2 vs 25.4 dB undefended at 2000 steps); 2000 steps gain 4 dB over 1000 and
+    # close the oracle gap (-1.5 dB, sd 6.8); restarts add 0.2-0.6 dB for their full cost, so the budget goes to
+    # steps; 4 prior draws lift the prior attack 0.7 dB over one (8 add 0.3 more) and it stays 2 dB under the
+    # reference; at the calibration's spread 9 images decide the oracle bar and 5 the 25 dB bar: 16 leave margin.
     Scale.SMALL: BayesPrivacySettings(),
     Scale.FULL: BayesPrivacySettings(
-        rounds=20, accuracy_seeds=5, attack_images=48, side_images=16, attack_iterations=4000, attack_restarts=4,
-        prior_draws=16, images_per_job=8, noise_levels=(1e-4, 1e-3, 1e-2, 1e-1), threads=None,
+        rounds=20, accuracy_seeds=5, attack_images=48, side_images=16, attack_iterations=4000, attack_restarts=2,
+        prior_draws=16, candidates_per_job=128, noise_levels=(1e-4, 1e-3, 1e-2, 1e-1), threads=None,
     ),
 }
 
@@ -259,8 +265,8 @@ def _attack(job: AttackJob) -> dict[str, Any]:
             targets.append(exposed_gradient(client_model, x, y, noise_std=job.noise, generator=noise))
     attacker = factory()
     attacker.load_state_dict(job.state)
-    config = AttackConfig(iterations=settings.attack_iterations, restarts=settings.attack_restarts,
-                          prior_draws=settings.prior_draws)
+    config = AttackConfig(iterations=settings.attack_iterations, tv=settings.attack_tv,
+                          restarts=settings.attack_restarts, prior_draws=settings.prior_draws)
     started = time.process_time()
     restorations = restore_many(attacker, targets, IMAGE_SHAPE, config, guess=job.guess, true_keystore=keystore,
                                 attacker_prior=PassportPrior("normal", 1.0, job.sigma or 1.0),
@@ -340,8 +346,10 @@ def _noise_key(noise: float) -> str:
 def attack_jobs(settings: BayesPrivacySettings, seed: int, trained: dict[tuple[str, int], dict]) -> list[AttackJob]:
     jobs = []
 
-    def chunks(count: int) -> list[tuple[int, ...]]:
-        return [tuple(range(i, min(i + settings.images_per_job, count))) for i in range(0, count, settings.images_per_job)]
+    def chunks(count: int, guess: str) -> list[tuple[int, ...]]:
+        per_image = settings.attack_restarts * (settings.prior_draws if guess == "prior" else 1)
+        size = max(1, settings.candidates_per_job // per_image)
+        return [tuple(range(i, min(i + size, count))) for i in range(0, count, size)]
 
     main = _passport_key(settings.main_sigma)
     for (key, run_seed), result in trained.items():
@@ -353,7 +361,8 @@ def attack_jobs(settings: BayesPrivacySettings, seed: int, trained: dict[tuple[s
             guesses = ["prior", "oracle"] + (["joint"] if settings.joint else [])
         for guess in guesses:
             decisive = key == "none" or (key == main and guess in ("prior", "oracle"))
-            for images in chunks(settings.attack_images if decisive else min(settings.side_images, settings.attack_images)):
+            count = settings.attack_images if decisive else min(settings.side_images, settings.attack_images)
+            for images in chunks(count, guess):
                 jobs.append(AttackJob(key, kind, guess, images, seed, state=result["state"],
                                       passports=result["passports"], sigma=result["job"].sigma,
                                       noise=result["job"].noise))
@@ -496,7 +505,7 @@ def reproduce(scale: Scale, settings: BayesPrivacySettings, out: Path, seed: int
         f"MNIST-5k, {settings.clients} IID clients x {settings.train_images // settings.clients} images, FedAvg "
         f"{settings.rounds} rounds x {settings.local_steps} Adam steps (batch {settings.batch_size}, lr {settings.lr:g}), "
         f"ELU LeNet of DLG with passports on all three convs (norm none, passports N(1, sigma^2)); accuracy on "
-        f"{len(seeds)} seeds. Attacks: Inverting Gradients (cosine + 1e-2 TV, Adam 0.1, {settings.attack_iterations} "
+        f"{len(seeds)} seeds. Attacks: Inverting Gradients (cosine + {settings.attack_tv:g} TV, Adam 0.1, {settings.attack_iterations} "
         f"steps, best of {settings.attack_restarts} restarts x {settings.prior_draws} prior draws by gradient "
         f"mismatch) on batch-1 gradients of client 0's images at round {settings.attack_round} of the first seed: "
         f"{settings.attack_images} images for the undefended, prior and oracle attacks, the first "
