@@ -1,18 +1,16 @@
-"""The bayesprivacy commands on tiny settings, their bad inputs, and the smoke-scale experiment."""
+"""The bayesprivacy commands on tiny settings: outputs, secrecy of the keystores, the opt-in seed."""
 
+import contextlib
+import io
 import json
+import stat
 
 import pytest
 
-from tenfold.cli import main
-from tenfold.core.experiment import Result, Scale
+from tenfold.bayesprivacy import cli as bayes_cli
+from tenfold.core.randomness import SECURE_SOURCE
 
-
-def _run(argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
+TINY = ["--rounds", "1", "--clients", "2", "--local-steps", "1", "--test-size", "40"]
 
 
 @pytest.fixture(scope="module")
@@ -30,83 +28,93 @@ def digits(tmp_path_factory):
     return path
 
 
+def _train_quietly(argv):
+    """``tenfold ARGV`` in this process (module-scoped fixtures cannot use the ``cli`` fixture): exit code, stderr."""
+    from tenfold.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as done:
+        main([str(a) for a in argv])
+    return done.value.code, err.getvalue()
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, digits):
     folder = tmp_path_factory.mktemp("bp") / "model"
-    with pytest.raises(SystemExit) as exit_info:
-        main(["bayesprivacy", "train", "--defence", "passport", "--rounds", "1", "--clients", "2", "--local-steps", "1",
-              "--data", str(digits), "--test-size", "40", "-o", str(folder)])
-    assert exit_info.value.code == 0
+    code, err = _train_quietly(["bayesprivacy", "train", "--defence", "passport", *TINY, "--data", digits, "-o", folder])
+    assert code == 0, err
+    assert err.strip() == ""  # the secure default warns about nothing
     return folder
 
 
-def test_train_writes_model_keystores_and_metrics(trained):
+def test_train_writes_model_owner_only_keystores_and_metadata(trained):
     assert {p.name for p in trained.iterdir()} == {
         "model.safetensors", "keystore-client0.safetensors", "keystore-client1.safetensors", "config.json", "metrics.json"
     }
     from safetensors.torch import load_file
 
     assert not any("passport" in key for key in load_file(str(trained / "model.safetensors")))
+    for name in ("keystore-client0.safetensors", "keystore-client1.safetensors"):
+        assert stat.S_IMODE((trained / name).stat().st_mode) == 0o600
+    config = json.loads((trained / "config.json").read_text())
+    assert config["randomness"] == {"randomness": SECURE_SOURCE, "insecure_seed": None}
 
 
-def test_attack_reports_leakage(trained, tmp_path, capsys):
+def test_the_seed_does_not_fix_the_secrets_but_an_insecure_seed_does(tmp_path, digits, cli):
+    def keystore_bytes(folder):
+        from safetensors.torch import load_file
+
+        return load_file(str(folder / "keystore-client0.safetensors"))["body.0::gamma"]
+
+    import torch
+
+    runs = {}
+    for name, extra in (("a", []), ("b", []), ("c", ["--insecure-seed", "5"]), ("d", ["--insecure-seed", "5"])):
+        outcome = cli(["bayesprivacy", "train", *TINY, "--seed", "3", "--data", digits, "-o", tmp_path / name, *extra])
+        assert outcome.code == 0, outcome.err
+        runs[name] = (keystore_bytes(tmp_path / name), outcome.err)
+    assert not torch.equal(runs["a"][0], runs["b"][0])
+    torch.testing.assert_close(runs["c"][0], runs["d"][0])
+    lines = [line for line in runs["c"][1].splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("warning:") and "replayable seed 5" in lines[0]
+    config = json.loads((tmp_path / "c" / "config.json").read_text())
+    assert config["insecure_seed"] == 5 and config["randomness"]["insecure_seed"] == 5
+    assert "INSECURE" in config["randomness"]["randomness"]
+
+
+def test_attack_reports_leakage(trained, tmp_path, cli):
     report = tmp_path / "attack.json"
-    code, stdout, _ = _run(["bayesprivacy", "attack", str(trained), "--images", "1", "--restarts", "1",
-                            "--iterations", "2", "--guess", "oracle", "-o", str(report)], capsys)
-    assert code == 0 and "PSNR" in stdout
+    outcome = cli(["bayesprivacy", "attack", trained, "--images", "1", "--restarts", "1", "--iterations", "2",
+                   "--guess", "oracle", "-o", report])
+    assert outcome.code == 0 and "PSNR" in outcome.out, outcome.err
     data = json.loads(report.read_text())
     assert data["guess"] == "oracle" and len(data["images"]) == 1 and "epsilon_hat" in data
 
 
-def test_attack_without_keystore_fails_loudly(trained, tmp_path, capsys):
+def test_attack_on_a_noise_model_records_its_noise_source(tmp_path, digits, cli):
+    model = tmp_path / "noisy"
+    assert cli(["bayesprivacy", "train", "--defence", "noise", *TINY, "--data", digits, "-o", model]).code == 0
+    report = tmp_path / "attack.json"
+    outcome = cli(["bayesprivacy", "attack", model, "--images", "1", "--restarts", "1", "--iterations", "2", "-o", report])
+    assert outcome.code == 0, outcome.err
+    data = json.loads(report.read_text())
+    assert data["guess"] == "none" and data["noise_randomness"]["insecure_seed"] is None
+
+
+def test_attack_without_keystore_fails_loudly(trained, tmp_path, cli):
     import shutil
 
     copy = tmp_path / "model"
     shutil.copytree(trained, copy)
     (copy / "keystore-client0.safetensors").unlink()
     report = tmp_path / "attack.json"
-    code, _, err = _run(["bayesprivacy", "attack", str(copy), "--images", "1", "-o", str(report)], capsys)
-    assert code == 2 and "keystore" in err and len(err.strip().splitlines()) == 1
-    assert not report.exists()
+    outcome = cli(["bayesprivacy", "attack", copy, "--images", "1", "-o", report])
+    assert outcome.code == 2 and "keystore" in outcome.err and "never re-drawn" in outcome.err
+    assert len(outcome.err.strip().splitlines()) == 1 and not report.exists()
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["train", "--defence", "he"], "unknown defence"),
-        (["train", "--defence", "passport", "--sigma", "0"], "sigma > 0"),
-        (["train", "--defence", "noise", "--noise", "0"], "noise"),
-        (["train", "--scope", "global"], "scope"),
-        (["train", "--rounds", "0"], "positive"),
-    ],
-)
-def test_train_bad_input_one_line_exit_2_no_output(tmp_path, capsys, digits, argv, message):
-    out = tmp_path / "model"
-    code, _, err = _run(["bayesprivacy", *argv, "--data", str(digits), "--test-size", "40", "-o", str(out)], capsys)
-    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
-    assert not out.exists()
+def test_cli_choices_match_the_library():
+    from tenfold.bayesprivacy.attacks import GUESSES
+    from tenfold.bayesprivacy.fedavg import DEFENCES
 
-
-def test_train_test_split_larger_than_the_data(tmp_path, capsys, digits):
-    out = tmp_path / "model"
-    code, _, err = _run(["bayesprivacy", "train", "--data", str(digits), "--test-size", "500", "-o", str(out)], capsys)
-    assert code == 2 and "more than 500" in err and not out.exists()
-
-
-def test_attack_on_a_missing_folder(tmp_path, capsys):
-    code, _, err = _run(["bayesprivacy", "attack", str(tmp_path / "none"), "-o", str(tmp_path / "a.json")], capsys)
-    assert code == 2 and "does not exist" in err
-
-
-def test_smoke_reproduce_returns_a_well_formed_result(tmp_path):
-    from tenfold.bayesprivacy.experiment import reproduce
-
-    result = reproduce(Scale.SMOKE, tmp_path, seed=0)
-    assert isinstance(result, Result) and result.name == "bayesprivacy"
-    ids = {c.id for c in result.claims}
-    assert {"passport_accuracy", "ig_undefended_psnr", "passport_prior_psnr", "oracle_passport_psnr",
-            "noise_costs_accuracy"} <= ids
-    assert all(c.passed is None for c in result.claims)  # smoke is too small to decide
-    for figure in result.figures:
-        assert (tmp_path / figure).stat().st_size > 1000
-    assert json.dumps(result.to_json())
+    assert bayes_cli.DEFENCES == DEFENCES and set(bayes_cli.PASSPORT_GUESSES) == set(GUESSES) - {"none"}

@@ -1,4 +1,6 @@
-"""FedAvg semantics (in process and through Flower), defences, attacks and the leakage estimate."""
+"""FedAvg semantics (in process and through Flower), defences and their secret noise, attacks and eps_hat."""
+
+import warnings
 
 import numpy as np
 import pytest
@@ -15,14 +17,18 @@ from tenfold.bayesprivacy import (
     epsilon_hat,
     exposed_gradient,
     infer_label,
+    invert,
     make_clients,
-    psnr,
     restore,
+    restore_many,
     run_fedavg,
+    secure_gaussian,
 )
 from tenfold.bayesprivacy.attacks import cosine_mismatch, total_variation
 from tenfold.bayesprivacy.fedavg import FedClient
 from tenfold.core.errors import BadConfigError, BadInputError
+from tenfold.core.image_quality import psnr
+from tenfold.core.randomness import InsecureSeedWarning, secret_generator
 
 
 def _data(n=64, seed=0):
@@ -30,6 +36,11 @@ def _data(n=64, seed=0):
     y = torch.arange(n) % 10
     x = (torch.rand(n, 1, 28, 28, generator=generator) * 0.3 + (y[:, None, None, None] / 10.0) * 0.7).clamp(0, 1)
     return x, y
+
+
+def _seeded(seed):
+    with pytest.warns(InsecureSeedWarning):
+        return secret_generator(seed)
 
 
 def test_average_states_is_sample_weighted():
@@ -63,21 +74,74 @@ def test_flower_round_matches_the_in_process_round():
     torch.manual_seed(0)
     initial = factory().state_dict()
     defence = Defence("passport", prior=PassportPrior(sigma=1.0))
-    via_flower = flower_round(make_clients(x, y, 2, factory, defence, config), initial)
-    in_process, _ = run_fedavg(make_clients(x, y, 2, factory, defence, config), initial, config)
+    clients = make_clients(x, y, 2, factory, defence, config)
+    via_flower = flower_round(clients, initial)
+    # The same clients (same secret passports) through the in-process loop, batch order replayed.
+    for client in clients:
+        client.generator.manual_seed(config.seed * 1000 + client.client_id)
+    in_process, _ = run_fedavg(clients, initial, config)
     for key in in_process:
         torch.testing.assert_close(via_flower[key], in_process[key], atol=1e-6, rtol=1e-5)
-    client = make_numpy_client(make_clients(x, y, 2, factory, defence, config)[0])
+    client = make_numpy_client(clients[0])
     assert len(client.get_parameters({})) == len(initial)
 
 
-def test_noise_and_dp_defences_train():
+def test_secure_gaussian_is_half_a_sum_of_four_draws_with_the_right_law():
+    draws = secure_gaussian((3, 5), _seeded(4), std=2.0, dtype=torch.float64)
+    replay = _seeded(4)
+    by_hand = sum(replay.standard_normal(size=(3, 5)) * 2.0 for _ in range(4)) / 2
+    np.testing.assert_allclose(draws.numpy(), by_hand)
+    many = secure_gaussian((40000,), secret_generator(), std=0.5)
+    assert many.dtype == torch.float32
+    assert abs(float(many.mean())) < 0.01 and abs(float(many.std()) - 0.5) < 0.01
+    assert float(secure_gaussian((3,), secret_generator(), std=0.0).abs().sum()) == 0.0
+    with pytest.raises(BadConfigError):
+        secure_gaussian((3,), secret_generator(), std=float("nan"))
+
+
+@pytest.mark.parametrize("defence", [Defence("noise", noise_std=0.1), Defence("dp", dp_noise_multiplier=1.0)])
+def test_defence_noise_is_secret_by_default_and_replayable_only_when_opted_in(defence):
     x, y = _data()
     config = FedConfig(rounds=1, local_steps=2, batch_size=8)
-    for defence in (Defence("noise", noise_std=0.1), Defence("dp", dp_noise_multiplier=1.0)):
+
+    def train(config):
+        torch.manual_seed(0)
         clients = make_clients(x, y, 2, LeNet, defence, config)
         state, history = run_fedavg(clients, LeNet().state_dict(), config, x_test=x, y_test=y)
         assert np.isfinite(history.accuracy[-1]) and set(state) == set(LeNet().state_dict())
+        return state, clients
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InsecureSeedWarning)
+        first, clients = train(config)
+        second, _ = train(config)
+    assert any(not torch.equal(first[k], second[k]) for k in first)  # same config seed, other noise
+    opted = FedConfig(rounds=1, local_steps=2, batch_size=8, insecure_seed=9)
+    with pytest.warns(InsecureSeedWarning):
+        a, _ = train(opted)
+    with pytest.warns(InsecureSeedWarning):
+        b, _ = train(opted)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key])
+    if defence.kind == "dp":
+        epsilon = clients[0].dp_epsilon(1e-5)
+        assert epsilon is not None and 0 < epsilon < float("inf")
+
+
+def test_exposed_gradient_noise_and_clipping():
+    torch.manual_seed(0)
+    model = LeNet().eval()
+    x, y = _data(1)
+    clean = exposed_gradient(model, x, y)
+    clipped = exposed_gradient(model, x, y, clip_norm=1e-3)
+    assert float(torch.sqrt(sum((g**2).sum() for g in clipped))) == pytest.approx(1e-3, rel=1e-3)
+    a = exposed_gradient(model, x, y, noise_std=0.1)
+    b = exposed_gradient(model, x, y, noise_std=0.1)
+    assert not torch.allclose(a[0], b[0])  # fresh secret noise each time
+    c = exposed_gradient(model, x, y, noise_std=0.1, generator=_seeded(2))
+    d = exposed_gradient(model, x, y, noise_std=0.1, generator=_seeded(2))
+    torch.testing.assert_close(c[0], d[0])
+    assert not torch.allclose(c[0], clean[0])
 
 
 def test_bad_federation_inputs():
@@ -91,10 +155,16 @@ def test_bad_federation_inputs():
         make_clients(x, y, 20, LeNet, Defence(), config)
     with pytest.raises(BadConfigError, match="noise_std"):
         Defence("noise")
+    with pytest.raises(BadConfigError, match="noise_std"):
+        Defence("noise", noise_std=float("nan"))
     with pytest.raises(BadConfigError, match="unknown defence"):
         Defence("he")
     with pytest.raises(BadConfigError):
         FedConfig(rounds=0)
+    with pytest.raises(BadConfigError):
+        FedConfig(lr=float("inf"))
+    with pytest.raises(BadConfigError):
+        FedConfig(insecure_seed=-1)
 
 
 def test_idlg_label_inference_and_batchnorm_guard():
@@ -104,7 +174,7 @@ def test_idlg_label_inference_and_batchnorm_guard():
     for i in range(3):
         assert infer_label(exposed_gradient(model, x[i : i + 1], y[i : i + 1]), model) == int(y[i])
     bn = LeNet(passports=(0,), norm="batch")
-    PassportKeystore.sample(bn, seed=0).install(bn)
+    PassportKeystore.sample(bn).install(bn)
     with pytest.raises(BadInputError, match="eval"):
         exposed_gradient(bn.train(), x[:1], y[:1])
 
@@ -115,33 +185,57 @@ def test_attack_helpers_by_hand():
     image = torch.zeros(1, 1, 2, 2)
     image[..., 0, 0] = 1.0
     assert float(total_variation(image)) == pytest.approx(0.5 + 0.5)
-    assert psnr(np.zeros(4), np.full(4, 0.1)) == pytest.approx(20.0)
 
 
-def test_inverting_gradients_restores_an_undefended_image_and_oracle_equals_true_model():
+def test_batched_inverting_gradients_equals_one_optimiser_per_image():
+    """The vmapped attack is the plain per-image Inverting Gradients: same start, same Adam steps, same result."""
     torch.manual_seed(0)
     model = LeNet().eval()
     x, y = _data(1, seed=3)
     target = exposed_gradient(model, x, y)
+    config = AttackConfig(iterations=6, restarts=1, lr=0.1)
+    batched, _ = invert(model, target, int(y[0]), (1, 28, 28), config, seed=5)
+    image = torch.from_numpy(np.random.default_rng(5).random((1, 1, 28, 28))).to(torch.float32).requires_grad_(True)
+    optimizer = torch.optim.Adam([image], lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [int(6 * f) for f in (3 / 8, 5 / 8, 7 / 8)], gamma=0.1)
+    parameters = list(model.parameters())
+    for _ in range(config.iterations):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(image), y[:1])
+        gradients = torch.autograd.grad(loss, parameters, create_graph=True)
+        (cosine_mismatch(gradients, target) + config.tv * total_variation(image)).backward()
+        optimizer.step()
+        scheduler.step()
+        with torch.no_grad():
+            image.clamp_(0, 1)
+    torch.testing.assert_close(batched, image.detach()[0], atol=1e-5, rtol=1e-4)
+
+
+def test_inverting_gradients_restores_an_undefended_image_and_every_guess_runs():
+    torch.manual_seed(0)
+    model = LeNet().eval()
+    x, y = _data(2, seed=3)
+    target = exposed_gradient(model, x[:1], y[:1])
     config = AttackConfig(iterations=60, restarts=1, lr=0.1)
     restoration, label = restore(model, target, (1, 28, 28), config, guess="none")
     assert label == int(y[0])
-    start = torch.rand((1, 1, 28, 28), generator=torch.Generator().manual_seed(0))[0]
+    start = torch.from_numpy(np.random.default_rng(0).random((1, 28, 28))).to(torch.float32)
     assert psnr(x[0].numpy(), restoration.best.numpy()) > psnr(x[0].numpy(), start.numpy()) + 2.0
     passport_model = LeNet(passports=(0,)).eval()
-    keystore = PassportKeystore.sample(passport_model, PassportPrior(sigma=1.0), seed=0)
+    keystore = PassportKeystore.sample(passport_model, PassportPrior(sigma=1.0))
     keystore.install(passport_model)
-    target = exposed_gradient(passport_model, x, y)
-    oracle, _ = restore(passport_model, target, (1, 28, 28), AttackConfig(iterations=3, restarts=1), guess="oracle",
-                        true_keystore=keystore)
-    prior, _ = restore(passport_model, target, (1, 28, 28), AttackConfig(iterations=3, restarts=1, prior_draws=2),
-                       guess="prior", attacker_prior=PassportPrior(sigma=1.0))
-    joint, _ = restore(passport_model, target, (1, 28, 28), AttackConfig(iterations=3, restarts=1), guess="joint",
-                       attacker_prior=PassportPrior(sigma=1.0))
-    assert len(prior.candidates) == 2 and len(oracle.candidates) == len(joint.candidates) == 1
-    assert all(layer.scale_bias_override is None for layer in [passport_model.body[0]])
+    targets = [exposed_gradient(passport_model, x[i : i + 1], y[i : i + 1]) for i in range(2)]
+    small = AttackConfig(iterations=3, restarts=1, prior_draws=2)
+    oracle = restore_many(passport_model, targets, (1, 28, 28), small, guess="oracle", true_keystore=keystore)
+    prior = restore_many(passport_model, targets, (1, 28, 28), small, guess="prior", attacker_prior=PassportPrior(sigma=1.0))
+    joint = restore_many(passport_model, targets, (1, 28, 28), small, guess="joint", attacker_prior=PassportPrior(sigma=1.0))
+    assert [len(r.candidates) for r, _ in prior] == [2, 2]
+    assert all(len(r.candidates) == 1 for r, _ in oracle + joint)
+    assert passport_model.body[0].override_gamma is None  # the joint attack's free scale/bias never stick
     with pytest.raises(BadConfigError, match="passport"):
-        restore(passport_model, target, (1, 28, 28), config, guess="none")
+        restore(passport_model, targets[0], (1, 28, 28), config, guess="none")
+    with pytest.raises(BadConfigError, match="passport layers"):
+        restore(model, target, (1, 28, 28), config, guess="prior", attacker_prior=PassportPrior())
 
 
 def test_dlg_variant_runs():

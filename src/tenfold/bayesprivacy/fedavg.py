@@ -4,20 +4,29 @@ DP-SGD (Opacus) and private passports (shared or per-client secrets).
 Semantics match the Flower adapter (:mod:`tenfold.bayesprivacy.flower`): the server broadcasts the shared
 state, each client trains ``local_steps`` Adam steps with its own passports and returns its shared state
 (never the passports), and the server averages weighted by sample counts.
+
+Secrets (passports, defence noise, DP-SGD's noise and batch sampling) come from one secret stream per
+federation, keyed from OS entropy unless ``FedConfig.insecure_seed`` opts in to a replayable seed.
+``FedConfig.seed`` drives only what is not secret: the data split and the minibatch order of the
+non-DP defences.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from tenfold.bayesprivacy.keystore import PassportKeystore, PassportPrior, shared_state
+from tenfold.bayesprivacy.noise import secure_gaussian
 from tenfold.bayesprivacy.passport import passport_layers
 from tenfold.core.errors import BadConfigError, BadInputError
+from tenfold.core.randomness import check_insecure_seed, randomness_record, secret_generator
+from tenfold.core.validation import check_number
 
 DEFENCES = ("none", "noise", "dp", "passport")
 
@@ -39,10 +48,16 @@ class Defence:
             raise BadConfigError(f"unknown defence {self.kind!r}; use one of {', '.join(DEFENCES)}")
         if self.scope not in ("shared", "per_client"):
             raise BadConfigError(f"passport scope must be 'shared' or 'per_client', got {self.scope!r}")
+        for name in ("noise_std", "dp_noise_multiplier", "dp_max_grad_norm"):
+            check_number(name, getattr(self, name), low=0)
         if self.kind == "noise" and not self.noise_std > 0:
             raise BadConfigError("the noise defence needs noise_std > 0")
         if self.kind == "dp" and not (self.dp_noise_multiplier > 0 and self.dp_max_grad_norm > 0):
             raise BadConfigError("DP-SGD needs a positive noise multiplier and clipping norm")
+
+    @property
+    def needs_secrets(self) -> bool:
+        return self.kind in ("noise", "dp", "passport")
 
 
 @dataclass(frozen=True)
@@ -53,11 +68,15 @@ class FedConfig:
     local_steps: int = 50
     batch_size: int = 32
     lr: float = 1e-3
-    seed: int = 0
+    seed: int = 0  # data split and minibatch order (not secret)
+    insecure_seed: int | None = None  # secrets from a replayable seed: experiments and tests only
 
     def __post_init__(self) -> None:
-        if self.rounds < 1 or self.local_steps < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise BadConfigError(f"rounds, local_steps, batch_size and lr must be positive: {self}")
+        for name in ("rounds", "local_steps", "batch_size"):
+            check_number(name, getattr(self, name), low=1, integer=True)
+        check_number("lr", self.lr, low=0, low_open=True)
+        check_number("seed", self.seed, low=0, integer=True)
+        check_insecure_seed(self.insecure_seed)
 
 
 class FedClient:
@@ -72,7 +91,9 @@ class FedClient:
         defence: Defence,
         config: FedConfig,
         keystore: PassportKeystore | None = None,
+        secrets: np.random.Generator | None = None,
     ) -> None:
+        """``secrets``: the stream for defence noise and DP sampling (default: a new one keyed from OS entropy)."""
         if len(x) == 0:
             raise BadInputError(f"client {client_id} has an empty data shard; give every client at least one sample")
         if len(x) != len(y):
@@ -91,9 +112,14 @@ class FedClient:
         if layers:
             if keystore is None:
                 raise BadConfigError(f"client {client_id}: the model has passport layers but no keystore was given")
-            keystore.install(self.model)
+            keystore.install(self.model, warn_dead=False)  # weights are placeholders until the first broadcast
         self.keystore = keystore
+        # Minibatch order of the non-DP defences: not a secret, seeded for reproducible training.
         self.generator = torch.Generator().manual_seed(config.seed * 1000 + client_id)
+        if secrets is None and defence.kind in ("noise", "dp"):
+            secrets = secret_generator(config.insecure_seed, what="the defence noise")
+        self.secrets = secrets
+        self.dp_accountant: Any = None
 
     @property
     def num_examples(self) -> int:
@@ -117,44 +143,29 @@ class FedClient:
                 nn.functional.cross_entropy(self.model(images), labels).backward()
                 if self.defence.kind == "noise":
                     for parameter in self.model.parameters():
-                        parameter.grad += self.defence.noise_std * torch.randn(
-                            parameter.shape, generator=self.generator
-                        )
+                        parameter.grad += secure_gaussian(parameter.shape, self.secrets, std=self.defence.noise_std,
+                                                          dtype=parameter.dtype)
                 optimizer.step()
         return shared_state(self.model), self.num_examples
 
     def _fit_dp(self) -> None:
-        from opacus import PrivacyEngine
-        from torch.utils.data import DataLoader, TensorDataset
+        from opacus.accountants import RDPAccountant
 
-        engine = PrivacyEngine(accountant="rdp")
-        optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.lr)
-        loader = DataLoader(
-            TensorDataset(self.x, self.y),
-            batch_size=self.config.batch_size,
-            generator=torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,), generator=self.generator))),
+        from tenfold.bayesprivacy.dpsgd import dp_local_training
+
+        if self.dp_accountant is None:
+            self.dp_accountant = RDPAccountant()
+        dp_local_training(
+            self.model, self.x, self.y, steps=self.config.local_steps, batch_size=self.config.batch_size,
+            lr=self.config.lr, noise_multiplier=self.defence.dp_noise_multiplier,
+            max_grad_norm=self.defence.dp_max_grad_norm, secrets=self.secrets, accountant=self.dp_accountant,
         )
-        private_model, private_optimizer, private_loader = engine.make_private(
-            module=self.model,
-            optimizer=optimizer,
-            data_loader=loader,
-            noise_multiplier=self.defence.dp_noise_multiplier,
-            max_grad_norm=self.defence.dp_max_grad_norm,
-            noise_generator=torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,), generator=self.generator))),
-        )
-        steps = 0
-        while steps < self.config.local_steps:
-            for images, labels in private_loader:
-                if len(labels) == 0:
-                    continue
-                private_optimizer.zero_grad()
-                nn.functional.cross_entropy(private_model(images), labels).backward()
-                private_optimizer.step()
-                steps += 1
-                if steps >= self.config.local_steps:
-                    break
-        private_model._close()  # removes Opacus' hooks so the plain module can be reused next round
-        self.model = private_model._module
+
+    def dp_epsilon(self, delta: float) -> float | None:
+        """This client's (epsilon, delta)-DP guarantee so far (RDP accounting), or None without DP-SGD."""
+        if self.dp_accountant is None:
+            return None
+        return float(self.dp_accountant.get_epsilon(delta))
 
     @torch.no_grad()
     def evaluate(self, global_state: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
@@ -192,18 +203,33 @@ def make_clients(
         raise BadConfigError(f"need at least one client, got {n_clients}")
     if len(x) < n_clients:
         raise BadInputError(f"{len(x)} samples cannot fill {n_clients} client shards")
-    order = np.random.default_rng(config.seed).permutation(len(x))
-    shards = np.array_split(order, n_clients)
+    shards = client_shards(len(x), n_clients, config.seed)
+    secrets, record = None, None
+    if defence.needs_secrets:
+        # One secret stream for the federation, so an opted-in seed warns once and every client's secrets
+        # follow from it in a fixed order; without a seed it is keyed from OS entropy.
+        secrets = secret_generator(config.insecure_seed, what="the passports and defence noise")
+        record = randomness_record(config.insecure_seed)
     probe = model_factory()
+    shared = None
     clients = []
     for client_id, shard in enumerate(shards):
         keystore = None
         if defence.kind == "passport":
-            passport_seed = config.seed * 7919 + (client_id if defence.scope == "per_client" else 0) + 17
-            keystore = PassportKeystore.sample(probe, defence.prior, seed=passport_seed)
+            if defence.scope == "per_client" or shared is None:
+                keystore = PassportKeystore.sample(probe, defence.prior, generator=secrets, record=record)
+                shared = keystore
+            else:
+                keystore = shared
         index = torch.as_tensor(shard)
-        clients.append(FedClient(client_id, x[index], y[index], model_factory, defence, config, keystore))
+        clients.append(FedClient(client_id, x[index], y[index], model_factory, defence, config, keystore, secrets))
     return clients
+
+
+def client_shards(n_samples: int, n_clients: int, seed: int) -> list[np.ndarray]:
+    """The IID split of sample indices into ``n_clients`` shards (seeded; the split is not a secret)."""
+    order = np.random.default_rng(seed).permutation(n_samples)
+    return np.array_split(order, n_clients)
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Measured privacy leakage: the variational estimate eps_hat of Bayesian privacy (KL between the attacker's
-restoration posterior and its prior), and PSNR/SSIM of restorations."""
+restoration posterior and its prior), and SSIM of restorations (PSNR is core's ``image_quality.psnr``)."""
 
 from __future__ import annotations
 
@@ -36,12 +36,6 @@ def epsilon_hat(
         mean, variance = diagonal_gaussian(candidates, floor)
         values.append(log_density(x, mean, variance) - log_density(x, prior_mean, prior_variance))
     return float(np.mean(values))
-
-
-def psnr(reference: np.ndarray, image: np.ndarray) -> float:
-    """PSNR (dB) of images in [0, 1]."""
-    mse = float(np.mean((np.asarray(reference, np.float64) - np.asarray(image, np.float64)) ** 2))
-    return 100.0 if mse == 0 else float(10 * np.log10(1.0 / mse))
 
 
 def ssim(reference: np.ndarray, image: np.ndarray) -> float:

@@ -18,6 +18,8 @@ from torch import nn
 
 from tenfold.core.errors import BadConfigError, BadInputError
 
+DEAD_GAMMA = 1e-3  # |gamma| below this leaves a channel with (almost) no signal
+
 
 class MissingPassportError(BadInputError):
     """A passport layer was used (or saved/loaded) without its secret passports."""
@@ -59,8 +61,11 @@ class PassportConv2d(nn.Module):
         # Secrets: not persistent, so never in state_dict(), checkpoints or FL payloads.
         self.register_buffer("passport_gamma", None, persistent=False)
         self.register_buffer("passport_beta", None, persistent=False)
-        # An attacker may replace the passport-derived scale/bias by free tensors (the adaptive attack).
-        self.scale_bias_override: tuple[torch.Tensor, torch.Tensor] | None = None
+        # An attacker may replace the passport-derived scale/bias by free tensors (the adaptive attack). They are
+        # buffer slots (empty by default, never saved) so a batched attack can hand one pair per candidate to
+        # torch.func.functional_call.
+        self.register_buffer("override_gamma", None, persistent=False)
+        self.register_buffer("override_beta", None, persistent=False)
 
     @property
     def has_passports(self) -> bool:
@@ -84,9 +89,10 @@ class PassportConv2d(nn.Module):
         self.passport_gamma, self.passport_beta = tensors
         if warn_dead:
             gamma = self.scale_and_bias()[0]
-            dead = int((gamma.abs() < 1e-3).sum())
+            dead = int((gamma.abs() < DEAD_GAMMA).sum())
             if dead:
-                warnings.warn(f"{dead} channel(s) have |gamma| < 1e-3 and carry no signal; resample the passports", stacklevel=2)
+                warnings.warn(f"{dead} channel(s) have |gamma| < {DEAD_GAMMA:g} and carry no signal; resample the passports",
+                              stacklevel=2)
 
     def clear_passports(self) -> None:
         self.passport_gamma = None
@@ -94,8 +100,8 @@ class PassportConv2d(nn.Module):
 
     def scale_and_bias(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(gamma, beta), each (C_out,): spatial means of the passports convolved with the shared weight."""
-        if self.scale_bias_override is not None:
-            return self.scale_bias_override
+        if self.override_gamma is not None and self.override_beta is not None:
+            return self.override_gamma, self.override_beta
         if not self.has_passports:
             raise MissingPassportError(
                 "this passport layer has no passports; install them from the client's keystore "
