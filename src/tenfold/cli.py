@@ -120,6 +120,9 @@ def reproduce_command(
             if name in import_errors:
                 raise UnknownExperimentError(f"experiment {name!r} could not be imported: {import_errors[name]}")
             get_experiment(name)
+    for name in selected:  # each out/<name> is replaced whole: never a folder of the user's own files
+        if not (out / name / "result.json").is_file():
+            check_output_path(out / name, option="--output", kind="directory", replaced=True)
     console = Console(stderr=True)
     if all_ and not selected and not import_errors:
         console.print("No experiments are registered yet; writing an empty report.")

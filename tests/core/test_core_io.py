@@ -6,6 +6,8 @@ import pytest
 
 from tenfold.core.errors import BadInputError, MissingDataError
 from tenfold.core.io import (
+    OUTPUT_MARKER,
+    atomic_directory,
     atomic_save_npz,
     atomic_write_json,
     atomic_write_text,
@@ -141,3 +143,37 @@ def test_a_folder_the_command_replaces_may_hold_only_what_it_wrote(tmp_path):
 def test_a_folder_given_as_a_file_is_named_a_folder_before_its_suffix(tmp_path):
     with pytest.raises(BadInputError, match="is a folder"):
         check_output_path(tmp_path, suffixes=(".json",))
+
+
+def test_a_replaced_folder_must_be_empty_or_made_by_tenfold(tmp_path):
+    mine = tmp_path / "documents"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    with pytest.raises(BadInputError, match="thesis.tex"):
+        check_output_path(mine, kind="directory", replaced=True)
+    # the library path refuses too, after the work, and leaves the user's folder as it was
+    with pytest.raises(BadInputError, match="did not write"):
+        with atomic_directory(mine) as staging:
+            (staging / "result.json").write_text("{}")
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    assert [p.name for p in tmp_path.iterdir()] == ["documents"]  # no staging folder left behind
+
+    ours = tmp_path / "run"
+    with atomic_directory(ours) as staging:
+        (staging / "a.json").write_text("{}")
+    assert check_output_path(ours, kind="directory", replaced=True) == ours
+    with atomic_directory(ours) as staging:
+        (staging / "b.json").write_text("{}")
+    assert sorted(p.name for p in ours.iterdir()) == [OUTPUT_MARKER, "b.json"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert check_output_path(empty, kind="directory", replaced=True) == empty
+
+
+def test_a_file_the_user_adds_to_a_tenfold_folder_stops_its_replacement(tmp_path):
+    ours = tmp_path / "run"
+    with atomic_directory(ours) as staging:
+        (staging / "a.json").write_text("{}")
+    (ours / "my-notes.txt").write_text("notes")
+    with pytest.raises(BadInputError, match="my-notes.txt"):
+        check_output_path(ours, kind="directory", replaced=True)

@@ -104,15 +104,15 @@ def test_published_results_are_readable_like_normally_written_files(isolated_reg
 
 
 def test_atomic_directory_publishes_on_success_and_leaves_nothing_on_error(tmp_path):
-    from tenfold.core.io import atomic_directory
+    from tenfold.core.io import OUTPUT_MARKER, atomic_directory
 
     target = tmp_path / "model"
-    target.mkdir()
-    (target / "old.txt").write_text("old")
+    with atomic_directory(target) as staging:
+        (staging / "old.txt").write_text("old")
     with atomic_directory(target) as staging:
         (staging / "new.txt").write_text("new")
         assert not (target / "new.txt").exists()  # nothing visible until the block ends
-    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in target.iterdir()) == [OUTPUT_MARKER, "new.txt"]
     with pytest.raises(RuntimeError), atomic_directory(tmp_path / "broken") as staging:
         (staging / "half.bin").write_bytes(b"x")
         raise RuntimeError("interrupted")

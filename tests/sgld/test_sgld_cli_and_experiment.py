@@ -15,7 +15,7 @@ def test_grid_command_writes_json_and_png(tmp_path, cli):
     data = json.loads((out / "grid.json").read_text())
     assert len(data["cells"]) == 4 and len(data["rows"]) == 8 and len(data["trend_rows"]) == 2
     assert (out / "grid.png").stat().st_size > 1000
-    assert sorted(p.name for p in out.iterdir()) == ["grid.json", "grid.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".tenfold-output", "grid.json", "grid.png"]
     assert [line for line in outcome.err.splitlines() if line.startswith("warning:")] == [
         "warning: only 2 seeds: E[gap] and its standard error are unreliable (use >= 5)"
     ]

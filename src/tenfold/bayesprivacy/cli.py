@@ -127,7 +127,8 @@ def train_command(
     from tenfold.core.io import check_output_path
     from tenfold.core.validation import check_number
 
-    check_output_path(output, option="--output", kind="directory")
+    # with --overwrite an earlier training folder (marked by tenfold) may be replaced, never a foreign one
+    check_output_path(output, option="--output", kind="directory", replaced=overwrite)
     if output.is_dir() and any(output.iterdir()) and not overwrite:
         raise BadInputError(f"--output {output} is a folder that is not empty (it may hold another training's keystores, "
                             "the only copy of those secrets); give a new folder, or pass --overwrite")

@@ -124,10 +124,49 @@ def atomic_save_safetensors(
                   metadata=None if metadata is None else dict(metadata))
 
 
-def publish_directory(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging`` with renames only, so a reader sees the old or the new folder."""
+# Written into every folder atomic_directory publishes: a folder that holds anything else and lacks
+# it was not made by tenfold, so replacing it could delete a user's files (``-o ~/Documents``).
+OUTPUT_MARKER = ".tenfold-output"
+
+
+def foreign_entries(path: Path, owned: Iterable[str] = ()) -> list[str]:
+    """Names in an existing folder that a replacing command must not delete (none when tenfold made it)."""
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    allowed = set(owned)
+    marker = path / OUTPUT_MARKER
+    if marker.is_file():  # the names tenfold wrote there; a file the user added since is still theirs
+        allowed |= {OUTPUT_MARKER, *marker.read_text(encoding="utf-8", errors="replace").splitlines()[1:]}
+    return sorted(child.name for child in path.iterdir() if child.name not in allowed)
+
+
+def mark_output(folder: Path) -> None:
+    """Record in ``folder`` that tenfold wrote it and which names are its own."""
+    names = sorted(child.name for child in Path(folder).iterdir() if child.name != OUTPUT_MARKER)
+    (Path(folder) / OUTPUT_MARKER).write_text(
+        "written by tenfold; a later run may replace this folder if it holds only these names:\n"
+        + "".join(f"{name}\n" for name in names), encoding="utf-8")
+
+
+def _refuse_foreign(path: Path, option: str, foreign: list[str]) -> None:
+    if foreign:
+        raise BadInputError(
+            f"{_label(option, path)} holds other files tenfold did not write ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}) and the command replaces the whole folder; "
+            "choose a new or empty folder"
+        )
+
+
+def publish_directory(staging: Path, target: Path, *, option: str = "") -> None:
+    """Replace ``target`` by ``staging`` with renames only, so a reader sees the old or the new folder.
+
+    A target that tenfold did not make (no marker) and that is not empty is refused, never deleted:
+    the command-line checks this before any work, this is the last line of defence for library callers.
+    """
     staging, target = Path(staging), Path(target)
     staging.chmod(readable_mode(directory=True))
+    _refuse_foreign(target, option, foreign_entries(target))
     if target.exists():
         retired = target.with_name(f".{target.name}.old-{time.time_ns()}")
         target.rename(retired)
@@ -146,6 +185,7 @@ def atomic_directory(target: Path) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
     try:
         yield staging
+        mark_output(staging)
         publish_directory(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -180,14 +220,15 @@ def check_output_path(
     kind: str = "file",
     suffixes: Iterable[str] = (),
     owned: Iterable[str] | None = None,
+    replaced: bool = False,
 ) -> Path:
     """Check that ``path`` can be written as a ``kind`` ('file' or 'directory') before any work starts.
 
     Refused: a file path that is an existing folder, a folder path that is an existing file, a path
     below a file, a folder without write permission, a name the file system cannot hold, a wrong
-    suffix. ``owned`` is for commands that replace the whole folder (:func:`atomic_directory`): an
-    existing folder may then hold only those names (what an earlier run wrote), so a user's other files
-    are never deleted. Nothing is created here; the writers create missing parent folders at the end.
+    suffix. ``replaced`` is for commands that replace the whole folder (:func:`atomic_directory`): an
+    existing folder must then be empty, made by tenfold (its marker file), or hold only the ``owned``
+    names, so a user's other files are never deleted. Nothing is created here; the writers create missing parent folders at the end.
     """
     if kind not in ("file", "directory"):
         raise BadConfigError(f"check_output_path: kind must be 'file' or 'directory', got {kind!r}")
@@ -203,14 +244,8 @@ def check_output_path(
             raise BadInputError(f"{_label(option, path)}: use a name ending in {' or '.join(wanted)}")
         if kind == "directory" and path.exists() and not path.is_dir():
             raise BadInputError(f"{_label(option, path)} is an existing file; give a folder path (a new or existing folder)")
-        if kind == "directory" and owned is not None and path.is_dir():
-            allowed = set(owned)
-            foreign = sorted(child.name for child in path.iterdir() if child.name not in allowed)
-            if foreign:
-                raise BadInputError(
-                    f"{_label(option, path)} holds files this command did not write ({', '.join(foreign[:3])}"
-                    f"{', ...' if len(foreign) > 3 else ''}) and would replace them; choose a new or empty folder"
-                )
+        if kind == "directory" and (replaced or owned is not None):
+            _refuse_foreign(path, option, foreign_entries(path, owned or ()))
         ancestor = path.parent if kind == "file" or not path.exists() else path
         while not ancestor.exists():
             if ancestor.is_symlink():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tenfold.core.experiment import Scale, get_experiment
-from tenfold.core.io import atomic_directory
+from tenfold.core.io import atomic_directory, mark_output
 from tenfold.core.report import read_result, write_result
 
 
@@ -57,6 +57,10 @@ def run_one(name: str, scale: Scale, out: Path, seed: int = 0) -> dict[str, Any]
     settings = spec.settings[scale]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    earlier = out / name
+    if (earlier / "result.json").is_file():
+        # a result folder (also one from before the marker existed, or with a stale figure) is ours to replace
+        mark_output(earlier)
     with atomic_directory(out / name) as staging, torch_threads(settings.threads):
         started = time.perf_counter()
         measurements = spec.function(scale=scale, settings=settings, out=staging, seed=seed)

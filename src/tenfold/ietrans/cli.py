@@ -240,7 +240,7 @@ def train_command(
     check_number("--background-ratio", background_ratio, low=0.0, allow_none=True)
     check_number("--seed", seed, low=0, integer=True)
     _check_inputs(h5, dicts, image_data)
-    check_output_path(output, kind="directory")
+    check_output_path(output, kind="directory", replaced=True)
     if probs_out is not None:
         check_output_path(probs_out, option="--probs-out", suffixes=(".npz",))
     classifier = PredicateClassifier(
@@ -357,7 +357,7 @@ def synth_command(
     check_number("--alpha", alpha, low=0.0, high=1.0)
     check_number("--beta", beta, low=0.0, high=1.0, low_open=True)
     check_number("--seed", seed, low=0, integer=True)
-    check_output_path(output, kind="directory")
+    check_output_path(output, kind="directory", replaced=True)
     _, train, test = make_synth(seed, train_images, test_images, SynthConfig(alpha=alpha, beta=beta))
     with atomic_directory(output) as staging:
         write_vg_files(staging, {"train": train.annotated, "test": test.annotated})

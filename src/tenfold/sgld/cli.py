@@ -64,8 +64,7 @@ def grid_command(
     check_number("--clip", clip, low=0.0, low_open=True)
     check_number("--seed", seed, low=0)
     check_number("--workers", workers, low=1)
-    output = check_output_path(output, option="--output", kind="directory")
-    _check_replaceable(output)
+    output = check_output_path(output, option="--output", kind="directory", owned=GRID_FILES)
 
     from rich.console import Console
     from rich.progress import Progress
@@ -95,19 +94,6 @@ def grid_command(
 
 
 GRID_FILES = ("grid.json", "grid.png")
-
-
-def _check_replaceable(folder: Path) -> None:
-    """The grid folder is published whole (replacing an earlier one), so refuse a folder holding anything else."""
-    from tenfold.core.errors import BadInputError
-
-    if folder.is_dir():
-        others = sorted(p.name for p in folder.iterdir() if p.name not in GRID_FILES)
-        if others:
-            raise BadInputError(
-                f"--output {folder} holds other files ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}); "
-                "the grid replaces the whole folder, so give a new folder or an earlier grid output"
-            )
 
 
 @app.command("bounds")
