@@ -73,5 +73,5 @@ def test_harness_row_has_every_measurement(tiny_split):
         "none", None, x_train, y_train, x_test, y_test, target=0, rate=0.2,
         train=TrainConfig(epochs=1, width=2, seed=0), probe=FrequencyTrigger(),
     )
-    assert set(clean_row.metrics) == {"ba", "target_rate", "asr", "asr_flip"}
+    assert set(clean_row.metrics) == {"ba", "target_rate", "asr", "asr_flip", "asr_flip_n"}
     assert row.metrics["nc_epochs"] == [2, 2]

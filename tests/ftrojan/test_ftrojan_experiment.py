@@ -34,3 +34,14 @@ def test_full_scale_needs_cifar(tmp_path, monkeypatch):
     spec = get_experiment("ftrojan")
     with pytest.raises(MissingDataError, match="TENFOLD_CIFAR10"):
         spec.function(scale=Scale.FULL, settings=spec.settings[Scale.FULL], out=tmp_path, seed=0)
+
+
+def test_asr_monotone_counts_a_decrease_only_beyond_sampling_noise():
+    from tenfold.ftrojan.experiment import DECREASE_Z, _drop_z
+
+    # one image in ~1,450 at magnitude 4 and at magnitude 10: not a decrease
+    assert _drop_z(1 / 1443, 1443, 1 / 1478, 1478) < DECREASE_Z
+    # 0.90 -> 0.85 over 1,000 images each is a real decrease
+    assert _drop_z(0.90, 1000, 0.85, 1000) > DECREASE_Z
+    assert _drop_z(0.10, 1000, 0.95, 1000) < 0  # increases are never decreases
+    assert _drop_z(0.0, 500, 0.0, 500) == 0.0 and _drop_z(1.0, 500, 1.0, 500) == 0.0

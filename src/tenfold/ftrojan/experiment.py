@@ -94,7 +94,8 @@ CLAIMS = [
     ClaimSpec("magnitude0_chance", "Magnitude-0 control stays at chance: its rate to the target minus the clean "
               "model's rate to the target on the same images <= 15 points", "<=", 0.15,
               paper_value="~0.10 = chance (CIFAR10, m<=4)", over="seeds"),
-    ClaimSpec("asr_monotone", "Attack success (label bias excluded) does not decrease as the magnitude grows",
+    ClaimSpec("asr_monotone", "Attack success (label bias excluded) does not decrease as the magnitude grows (no "
+              "adjacent pair with a one-sided 90% two-proportion z above 1.28)",
               "holds", paper_value="10% at m<=4, 95% at 8, ~100% from 10 (CIFAR10)"),
     ClaimSpec("strip_far", "STRIP misses FTrojan: false acceptance >= 50% at 5% false rejection",
               ">=", 0.5, paper_value="0.78 (CIFAR10)", over="seeds"),
@@ -240,6 +241,19 @@ def reproduce(scale: Scale, settings: FTrojanSettings, out: Path, seed: int) -> 
     return _measure(settings, seeds, done, quality, baseline_psnr, metrics, out, split, trigger)
 
 
+# One-sided 90% level, as the t intervals of the other claims: a later magnitude's ASR is a decrease only
+# when the two-proportion z statistic exceeds it. Near the floor ASR is one image in a thousand either
+# way, and a strict >= would decide the claim on that single image.
+DECREASE_Z = 1.2816
+
+
+def _drop_z(earlier: float, n_earlier: int, later: float, n_later: int) -> float:
+    """z statistic of (earlier - later) for two proportions (pooled variance); 0 when both are 0 or 1."""
+    pooled = (earlier * n_earlier + later * n_later) / (n_earlier + n_later)
+    spread = np.sqrt(pooled * (1 - pooled) * (1 / n_earlier + 1 / n_later))
+    return float((earlier - later) / spread) if spread > 0 else 0.0
+
+
 def _measure(
     settings: FTrojanSettings, seeds: list[int], done: dict[str, dict], quality: dict, baseline_psnr: dict,
     metrics: dict, out: Path, split, trigger,
@@ -254,16 +268,18 @@ def _measure(
     sweep = {}
     for magnitude in sorted(set(settings.magnitudes) | {settings.magnitude}):
         key = ftrojan if magnitude == settings.magnitude else f"m{magnitude:g} s{first}"
-        sweep[f"{magnitude:g}"] = {k: done[key][k] for k in ("ba", "asr", "asr_flip", "target_rate")}
+        sweep[f"{magnitude:g}"] = {k: done[key][k] for k in ("ba", "asr", "asr_flip", "asr_flip_n", "target_rate")}
     metrics["magnitude_sweep"] = sweep
-    flips = [sweep[k]["asr_flip"] for k in sorted(sweep, key=float)]
+    ordered = [sweep[k] for k in sorted(sweep, key=float)]
+    drops = [_drop_z(a["asr_flip"], a["asr_flip_n"], b["asr_flip"], b["asr_flip_n"])
+             for a, b in zip(ordered, ordered[1:], strict=False)]
     claims: dict[str, Any] = {
         "asr_rate10": Samples(per_seed("ftrojan", "asr"), labels),
         "ba_cost": Samples.differences(per_seed("ftrojan", "ba"), per_seed("clean", "ba"), labels),
         "psnr": Samples(quality["psnr"]),
         "ssim": Samples(quality["ssim"]),
         "magnitude0_chance": Samples.differences(per_seed("m0", "asr"), per_seed("clean", "target_rate"), labels),
-        "asr_monotone": bool(all(b >= a for a, b in zip(flips, flips[1:], strict=False))),
+        "asr_monotone": bool(all(z < DECREASE_Z for z in drops)),
         "strip_far": Samples(per_seed("ftrojan", "strip_far"), labels),
         "gaussian_lowers_asr": Samples.differences(per_seed("ftrojan", "gaussian_asr"), per_seed("ftrojan", "asr"), labels),
         "ftrojan_most_invisible": bool(np.mean(quality["psnr"]) >= max(baseline_psnr.values())),
@@ -273,7 +289,8 @@ def _measure(
         + " vs clean " + ", ".join(f"{v:.3f}" for v in per_seed("clean", "ba")),
         "magnitude0_chance": "m0 rate to target " + ", ".join(f"{v:.3f}" for v in per_seed("m0", "asr"))
         + " vs clean " + ", ".join(f"{v:.3f}" for v in per_seed("clean", "target_rate")),
-        "asr_monotone": ", ".join(f"m{k}: {sweep[k]['asr_flip']:.3f}" for k in sorted(sweep, key=float)),
+        "asr_monotone": ", ".join(f"m{k}: {sweep[k]['asr_flip']:.4f} of {sweep[k]['asr_flip_n']}" for k in sorted(sweep, key=float))
+        + "; largest drop z " + f"{max(drops):.2f} (a decrease counts above {DECREASE_Z})",
         "gaussian_lowers_asr": "ASR " + ", ".join(f"{v:.3f}" for v in per_seed("ftrojan", "asr")) + " -> "
         + ", ".join(f"{v:.3f}" for v in per_seed("ftrojan", "gaussian_asr")) + "; BA "
         + ", ".join(f"{v:.3f}" for v in per_seed("ftrojan", "ba")) + " -> "

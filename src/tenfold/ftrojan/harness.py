@@ -88,6 +88,7 @@ def evaluate_attack(
         m["asr"] = float(np.mean(hits))
         not_already = clean_predictions[non_target] != target
         m["asr_flip"] = float(np.mean(hits[not_already])) if not_already.any() else float("nan")
+        m["asr_flip_n"] = int(not_already.sum())  # images behind asr_flip, for tests on the proportion
     if trigger is not None:
         m["asr_incl_target"] = attack_success_rate(model, x_test, y_test, trigger, target, include_target=True)
         m.update(image_quality(x_test[non_target], triggered))
