@@ -33,8 +33,9 @@ reproduce: setup
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 
+# Each benchmark is a script that prints ratios against a baseline run in the same process.
 bench: setup
-	$(BIN)/python -m pytest -q benchmarks
+	set -e; for script in benchmarks/*/bench_*.py; do echo "== $$script"; OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python $$script; done
 
 clean:
 	rm -rf $(OUT) .pytest_cache build *.egg-info
