@@ -75,7 +75,9 @@ SETTINGS = {
     ),
     # Neural Cleanse at small: the authors' schedule with 10 mini-batches per epoch (theirs: 31); calibration
     # on these models: classes early-stop after 66-90 epochs, so the cap of 100 rarely binds.
-    Scale.SMALL: FTrojanSettings(nc_samples_per_epoch=320, nc_max_epochs=100),
+    # 10 epochs, the spec's minimum for the ASR claim (3 learned the trigger too, but left m0/m4/m10 and the
+    # poisoned models undertrained: BA cost -8.9 [-17.6, -0.3] points at 3 epochs, -6.8 [-10.3, -3.2] at 10)
+    Scale.SMALL: FTrojanSettings(epochs=10, nc_samples_per_epoch=320, nc_max_epochs=100),
     Scale.FULL: FTrojanSettings(
         data="cifar10", width=32, epochs=50, magnitudes=(0.0, 4.0, 8.0, 10.0, 20.0, 30.0, 50.0),
         baselines=("badnets", "blended", "sig"), strip_images=500, threads=None,
