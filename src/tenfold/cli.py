@@ -103,7 +103,7 @@ def reproduce_command(
 
     from tenfold.core.io import check_output_path
     from tenfold.core.report import print_table, write_index
-    from tenfold.core.runner import run_many
+    from tenfold.core.runner import is_result_folder, run_many
 
     chosen_scale = Scale.parse(scale)
     out = check_output_path(output, option="--output", kind="directory")
@@ -121,7 +121,7 @@ def reproduce_command(
                 raise UnknownExperimentError(f"experiment {name!r} could not be imported: {import_errors[name]}")
             get_experiment(name)
     for name in selected:  # each out/<name> is replaced whole: never a folder of the user's own files
-        if not (out / name / "result.json").is_file():
+        if not is_result_folder(out / name):
             check_output_path(out / name, option="--output", kind="directory", replaced=True)
     console = Console(stderr=True)
     if all_ and not selected and not import_errors:

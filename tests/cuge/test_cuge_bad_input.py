@@ -286,3 +286,17 @@ def test_a_zip_is_accepted_where_a_folder_is(files, cli, tmp_path):
     assert outcome.code == 0, outcome.err
     stored = json.loads((tmp_path / "z.json").read_text(encoding="utf-8"))
     assert stored["raw"] == files["record"]["raw"] and stored["system"] == "base"
+
+
+def test_mini_build_refuses_a_tenfold_folder_the_user_added_files_to_before_building(tmp_path, cli, monkeypatch):
+    out = tmp_path / "mini"
+    assert cli(["cuge", "mini", "build", "-o", str(out), "--size", "smoke"]).code == 0
+    (out / "my-notes.txt").write_text("notes")
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the folder must be refused before building")
+
+    monkeypatch.setattr("tenfold.cuge.mini.build.build_mini", no_work)
+    outcome = cli(["cuge", "mini", "build", "-o", str(out), "--size", "smoke"])
+    assert outcome.code == 2 and "my-notes.txt" in outcome.err
+    assert (out / "my-notes.txt").read_text() == "notes"

@@ -158,7 +158,7 @@ def _refuse_foreign(path: Path, option: str, foreign: list[str]) -> None:
         )
 
 
-def publish_directory(staging: Path, target: Path, *, option: str = "") -> None:
+def publish_directory(staging: Path, target: Path) -> None:
     """Replace ``target`` by ``staging`` with renames only, so a reader sees the old or the new folder.
 
     A target that tenfold did not make (no marker) and that is not empty is refused, never deleted:
@@ -166,7 +166,7 @@ def publish_directory(staging: Path, target: Path, *, option: str = "") -> None:
     """
     staging, target = Path(staging), Path(target)
     staging.chmod(readable_mode(directory=True))
-    _refuse_foreign(target, option, foreign_entries(target))
+    _refuse_foreign(target, "", foreign_entries(target))
     if target.exists():
         retired = target.with_name(f".{target.name}.old-{time.time_ns()}")
         target.rename(retired)

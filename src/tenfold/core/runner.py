@@ -50,6 +50,11 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def is_result_folder(folder: Path) -> bool:
+    """Whether ``folder`` is an earlier run's output (it holds result.json), which a rerun may replace whole."""
+    return (Path(folder) / "result.json").is_file()
+
+
 def run_one(name: str, scale: Scale, out: Path, seed: int = 0) -> dict[str, Any]:
     """Run one registered experiment and publish ``out/<name>/``; returns the stored result.json."""
     spec = get_experiment(name)
@@ -57,10 +62,9 @@ def run_one(name: str, scale: Scale, out: Path, seed: int = 0) -> dict[str, Any]
     settings = spec.settings[scale]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    earlier = out / name
-    if (earlier / "result.json").is_file():
+    if is_result_folder(out / name):
         # a result folder (also one from before the marker existed, or with a stale figure) is ours to replace
-        mark_output(earlier)
+        mark_output(out / name)
     with atomic_directory(out / name) as staging, torch_threads(settings.threads):
         started = time.perf_counter()
         measurements = spec.function(scale=scale, settings=settings, out=staging, seed=seed)

@@ -61,6 +61,9 @@ def _replaceable_folder(path: Path, option: str, markers: tuple[str, ...]) -> Pa
     if path.is_dir() and any(path.iterdir()) and not any((path / m).exists() for m in markers):
         raise BadInputError(f"{option} {path} is a folder with other content; it would be replaced as a whole. "
                             f"Give a new or empty folder (or one this command wrote before)")
+    # the same rule the publish step applies (files tenfold did not write are never replaced), checked now
+    # so a folder the user added files to is refused before the work, not after it
+    check_output_path(path, option=option, kind="directory", replaced=True)
     if path.resolve() in (Path.home().resolve(), Path.cwd().resolve(), Path(path.anchor).resolve()):
         raise BadInputError(f"{option} {path} is the home, current or root folder; give a folder of its own")
     return path
